@@ -1,0 +1,105 @@
+package poller
+
+import (
+	"fmt"
+	"net"
+	"syscall"
+)
+
+// resolve resolves address for a tcp or udp network ("tcp", "tcp4", "tcp6",
+// "udp", ...) and picks the address family: the IPv6 family only for
+// "tcp6"/"udp6" or an IPv6 address; an empty host means 0.0.0.0 (or :: for
+// the "6" networks).
+func resolve(network, address string) (ip net.IP, port int, zone string, family int, err error) {
+	switch network {
+	case "tcp", "tcp4", "tcp6":
+		a, e := net.ResolveTCPAddr(network, address)
+		if e != nil {
+			return nil, 0, "", 0, e
+		}
+		ip, port, zone = a.IP, a.Port, a.Zone
+	case "udp", "udp4", "udp6":
+		a, e := net.ResolveUDPAddr(network, address)
+		if e != nil {
+			return nil, 0, "", 0, e
+		}
+		ip, port, zone = a.IP, a.Port, a.Zone
+	default:
+		return nil, 0, "", 0, fmt.Errorf("%w: network %q", ErrInvalidAddress, network)
+	}
+	family = syscall.AF_INET
+	if network[len(network)-1] == '6' || (ip != nil && ip.To4() == nil) {
+		family = syscall.AF_INET6
+	}
+	return ip, port, zone, family, nil
+}
+
+// toSockaddr builds the OS address for ip:port in the given family.
+func toSockaddr(family int, ip net.IP, port int, zone string) (syscall.Sockaddr, error) {
+	if family == syscall.AF_INET {
+		sa := &syscall.SockaddrInet4{Port: port}
+		if ip != nil {
+			ip4 := ip.To4()
+			if ip4 == nil {
+				return nil, fmt.Errorf("%w: %v is not IPv4", ErrInvalidAddress, ip)
+			}
+			copy(sa.Addr[:], ip4)
+		}
+		return sa, nil
+	}
+	sa := &syscall.SockaddrInet6{Port: port, ZoneId: zoneIndex(zone)}
+	if ip != nil {
+		copy(sa.Addr[:], ip.To16())
+	}
+	return sa, nil
+}
+
+func zoneIndex(zone string) uint32 {
+	if zone == "" {
+		return 0
+	}
+	if ifi, err := net.InterfaceByName(zone); err == nil {
+		return uint32(ifi.Index)
+	}
+	return 0
+}
+
+// tcpAddr and udpAddr convert an OS address; nil for unknown families.
+func tcpAddr(sa syscall.Sockaddr) net.Addr {
+	ip, port, ok := sockaddrIP(sa)
+	if !ok {
+		return nil
+	}
+	return &net.TCPAddr{IP: ip, Port: port}
+}
+
+func udpAddr(sa syscall.Sockaddr) *net.UDPAddr {
+	ip, port, ok := sockaddrIP(sa)
+	if !ok {
+		return nil
+	}
+	return &net.UDPAddr{IP: ip, Port: port}
+}
+
+func sockaddrIP(sa syscall.Sockaddr) (net.IP, int, bool) {
+	switch sa := sa.(type) {
+	case *syscall.SockaddrInet4:
+		return net.IP(append([]byte(nil), sa.Addr[:]...)), sa.Port, true
+	case *syscall.SockaddrInet6:
+		return net.IP(append([]byte(nil), sa.Addr[:]...)), sa.Port, true
+	}
+	return nil, 0, false
+}
+
+// udpSockaddr converts a WriteTo destination for a socket of family.
+func udpSockaddr(family int, addr net.Addr) (syscall.Sockaddr, error) {
+	ua, ok := addr.(*net.UDPAddr)
+	if !ok || ua == nil {
+		return nil, fmt.Errorf("%w: %T is not a *net.UDPAddr", ErrInvalidAddress, addr)
+	}
+	ip := ua.IP
+	if family == syscall.AF_INET6 && ip.To4() != nil {
+		ip = ip.To16() // v4-mapped
+	}
+	return toSockaddr(family, ip, ua.Port, ua.Zone)
+}

@@ -1,0 +1,3 @@
+module github.com/evpoll/poller
+
+go 1.24

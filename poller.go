@@ -1,0 +1,656 @@
+// Package poller is an edge-triggered readiness event queue: one API over
+// epoll on Linux, kqueue on macOS and the BSDs, and an I/O completion port
+// with AFD polling on Windows.
+//
+// A [Poll] waits for events on the sources registered with its [Registry]:
+// the sockets of this package ([TCPListener], [TCPStream], [UDPSocket]) and,
+// on Unix, any descriptor the caller owns ([RawFD]). Each event carries the
+// [Token] the source was registered with.
+//
+// # The contract
+//
+//   - Edge-triggered: an event says that a source became ready. To be sure of
+//     the next event for a direction, read (or write, or accept) until the
+//     operation returns an error matching [ErrWouldBlock]. Spurious events are
+//     allowed; IsReadClosed, IsWriteClosed and IsError are hints, and the
+//     operation that follows tells the truth.
+//   - Registry methods are safe for concurrent use, also while another
+//     goroutine is blocked in [Poll.Wait]; a registration made during a
+//     blocked Wait is seen by that Wait.
+//   - One goroutine waits at a time: a second concurrent Wait returns
+//     [ErrConcurrentWait] at once.
+//   - [Poll.Close] may be called from any goroutine: a Wait blocked elsewhere
+//     returns promptly with an error matching [net.ErrClosed]. Events that
+//     were dequeued together with the close are still delivered in that
+//     Events, next to the error.
+//   - [Waker.Wake] may be called from any goroutine: the blocked Wait returns
+//     with an event carrying the Waker's token. Many Wakes before a Wait give
+//     at least one event.
+//   - A timeout of 0 returns at once; a positive timeout is rounded up to the
+//     next millisecond and Wait never returns early without an event; a
+//     negative timeout waits until an event, a Wake or a Close. Interrupted
+//     system calls are retried with the time left.
+//   - A batch never exceeds [Events.Cap]; all ready sources are eventually
+//     reported across batches.
+//   - Once Deregister has returned, the source yields no event. Closing one of
+//     this package's sockets deregisters it. A [RawFD] must be deregistered
+//     before its descriptor is closed.
+//   - Sockets are non-blocking and close-on-exec (on Windows not inherited);
+//     writing to a socket whose peer has closed returns an error and never
+//     raises SIGPIPE.
+//
+// Errors are typed: use [errors.Is] with the sentinels of this package,
+// [net.ErrClosed] for anything closed, and the OS's error numbers (for
+// example syscall.ECONNREFUSED) for failures reported by the system.
+package poller
+
+import (
+	"errors"
+	"fmt"
+	"iter"
+	"net"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Token identifies a registration in the events it produces. Its value is
+// the caller's choice.
+type Token uint64
+
+// Interest is a set of readiness directions to wait for.
+type Interest uint8
+
+const (
+	// Readable asks for events when a source can be read, accepted from,
+	// or its peer closed or reset the connection.
+	Readable Interest = 1 << iota
+	// Writable asks for events when a source can be written to, or a
+	// non-blocking connect finished (successfully or not).
+	Writable
+)
+
+const allInterests = Readable | Writable
+
+// String returns the directions separated by "|", e.g. "Readable|Writable".
+func (i Interest) String() string {
+	var parts []string
+	if i&Readable != 0 {
+		parts = append(parts, "Readable")
+	}
+	if i&Writable != 0 {
+		parts = append(parts, "Writable")
+	}
+	if rest := i &^ allInterests; rest != 0 {
+		parts = append(parts, fmt.Sprintf("Interest(%#x)", uint8(rest)))
+	}
+	if len(parts) == 0 {
+		return "Interest(0)"
+	}
+	return strings.Join(parts, "|")
+}
+
+// Readiness flags of an Event. The values are shared with the Windows C core.
+const (
+	flagReadable    = 0x01
+	flagWritable    = 0x02
+	flagReadClosed  = 0x04
+	flagWriteClosed = 0x08
+	flagError       = 0x10
+)
+
+// Event is one readiness notification: a small value without pointers.
+type Event struct {
+	token Token
+	flags uint8
+}
+
+// Token returns the token of the registration (or Waker) the event is for.
+func (e Event) Token() Token { return e.token }
+
+// IsReadable reports whether the source can be read (or accepted from).
+func (e Event) IsReadable() bool { return e.flags&flagReadable != 0 }
+
+// IsWritable reports whether the source can be written to, or that its
+// connect has finished.
+func (e Event) IsWritable() bool { return e.flags&flagWritable != 0 }
+
+// IsReadClosed reports that the peer closed or shut down its write side, so
+// reads will reach the end of the stream. A hint.
+func (e Event) IsReadClosed() bool { return e.flags&flagReadClosed != 0 }
+
+// IsWriteClosed reports that the connection can no longer be written. A hint.
+func (e Event) IsWriteClosed() bool { return e.flags&flagWriteClosed != 0 }
+
+// IsError reports that the source has a pending error; [TCPStream.TakeError]
+// returns it. A hint.
+func (e Event) IsError() bool { return e.flags&flagError != 0 }
+
+// String describes the event, e.g. "token=3 Readable|ReadClosed".
+func (e Event) String() string {
+	names := []string{"Readable", "Writable", "ReadClosed", "WriteClosed", "Error"}
+	var parts []string
+	for i, name := range names {
+		if e.flags&(1<<i) != 0 {
+			parts = append(parts, name)
+		}
+	}
+	return fmt.Sprintf("token=%d %s", e.token, strings.Join(parts, "|"))
+}
+
+// Events is a reusable batch of events filled by [Poll.Wait]. It is not safe
+// for concurrent use.
+type Events struct {
+	list []Event
+	n    int
+	sys  sysEvents // the OS's own event buffer, sized like list
+}
+
+// NewEvents returns an Events that holds at most capacity events per Wait.
+// A capacity below 1 gives an Events that Wait rejects with ErrInvalidEvents.
+func NewEvents(capacity int) *Events {
+	if capacity < 0 {
+		capacity = 0
+	}
+	return &Events{list: make([]Event, capacity), sys: newSysEvents(capacity)}
+}
+
+// Len returns the number of events of the last Wait.
+func (e *Events) Len() int { return e.n }
+
+// Cap returns the most events one Wait can return.
+func (e *Events) Cap() int { return len(e.list) }
+
+// At returns the i-th event of the last Wait; it panics unless 0 <= i < Len().
+func (e *Events) At(i int) Event { return e.list[:e.n][i] }
+
+// All iterates over the events of the last Wait.
+func (e *Events) All() iter.Seq[Event] {
+	return func(yield func(Event) bool) {
+		for _, ev := range e.list[:e.n] {
+			if !yield(ev) {
+				return
+			}
+		}
+	}
+}
+
+func (e *Events) push(ev Event) bool {
+	if e.n == len(e.list) {
+		return false
+	}
+	e.list[e.n] = ev
+	e.n++
+	return true
+}
+
+var (
+	// ErrWouldBlock is returned by Read, Write, Accept, ReadFrom and WriteTo
+	// when nothing can be done now: wait for the next event.
+	ErrWouldBlock = errors.New("poller: operation would block")
+	// ErrAlreadyRegistered: the source is already registered with this Poll.
+	ErrAlreadyRegistered = errors.New("poller: source already registered")
+	// ErrNotRegistered: the source is not registered with this Poll.
+	ErrNotRegistered = errors.New("poller: source not registered")
+	// ErrRegisteredElsewhere: the socket is registered with another Poll.
+	ErrRegisteredElsewhere = errors.New("poller: source registered with another poll")
+	// ErrConcurrentWait: another goroutine is already in Wait on this Poll.
+	ErrConcurrentWait = errors.New("poller: concurrent Wait on one poll")
+	// ErrInvalidEvents: Wait was given a nil Events or one of capacity 0.
+	ErrInvalidEvents = errors.New("poller: nil or zero-capacity Events")
+	// ErrInvalidInterest: the interest is empty or has unknown bits.
+	ErrInvalidInterest = errors.New("poller: invalid interest")
+	// ErrNilSource: a nil Source, or a nil socket, was passed.
+	ErrNilSource = errors.New("poller: nil source")
+	// ErrInvalidAddress: an address of the wrong network or type.
+	ErrInvalidAddress = errors.New("poller: invalid address")
+)
+
+// errClosed is returned for anything used after Close; it matches
+// net.ErrClosed.
+var errClosed = net.ErrClosed
+
+// registration is the Go side of one registered source. Its id is what the
+// OS (or the Windows C core) hands back with each event; the token and
+// interest it maps to may change with Reregister.
+type registration struct {
+	id       uint64
+	token    Token
+	interest Interest
+	handle   uintptr // the fd or SOCKET
+	owner    *socket // nil for raw sources
+	registry *Registry
+	sys      sysReg // backend data (the C state on Windows)
+}
+
+// Poll is an event queue. Create it with New; one goroutine at a time waits
+// on it with Wait, any goroutine registers sources through its Registry.
+type Poll struct {
+	registry Registry
+	sys      sysPoll
+
+	mu         sync.Mutex // guards closed, waiting; held by Wake around the OS wake
+	closed     bool
+	waiting    bool
+	waitExited chan struct{} // closed by a Wait that returns after Close
+}
+
+// New returns a new Poll, or the OS's error if it cannot create one.
+func New() (*Poll, error) {
+	p := &Poll{waitExited: make(chan struct{})}
+	p.registry.p = p
+	p.registry.byHandle = make(map[uintptr]*registration)
+	if err := p.sys.open(); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// Registry returns the Poll's registry. It stays valid (and returns
+// net.ErrClosed) after Close.
+func (p *Poll) Registry() *Registry { return &p.registry }
+
+// Wait fills events with the events that are ready, waiting at most timeout
+// for the first one (a negative timeout waits without limit). It returns nil
+// with events.Len() == 0 when the timeout expired. See the package doc for
+// the contract.
+func (p *Poll) Wait(events *Events, timeout time.Duration) error {
+	if events == nil || len(events.list) == 0 {
+		return ErrInvalidEvents
+	}
+	events.n = 0
+	if err := p.beginWait(); err != nil {
+		return err
+	}
+	err := p.waitLoop(events, timeout)
+	if p.endWait() {
+		return errClosed
+	}
+	return err
+}
+
+func (p *Poll) beginWait() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		return errClosed
+	}
+	if p.waiting {
+		return ErrConcurrentWait
+	}
+	p.waiting = true
+	p.sys.beginWait()
+	return nil
+}
+
+// endWait reports whether the Poll was closed while waiting; if so it lets
+// the closing goroutine proceed to free the OS resources.
+func (p *Poll) endWait() (closed bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.waiting = false
+	p.sys.endWait()
+	if p.closed {
+		close(p.waitExited)
+	}
+	return p.closed
+}
+
+func (p *Poll) waitLoop(events *Events, timeout time.Duration) error {
+	var deadline time.Time
+	if timeout > 0 {
+		deadline = time.Now().Add(timeout)
+	}
+	ms := timeoutMillis(timeout)
+	for {
+		n, err := p.sys.wait(events, ms)
+		if err != nil {
+			return err
+		}
+		p.registry.translate(events, n)
+		if events.n > 0 || timeout == 0 || p.isClosed() {
+			return nil
+		}
+		if timeout > 0 {
+			left := time.Until(deadline)
+			if left <= 0 {
+				return nil
+			}
+			ms = timeoutMillis(left)
+		}
+	}
+}
+
+func (p *Poll) isClosed() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.closed
+}
+
+// maxWaitMillis bounds one OS wait; longer timeouts loop.
+const maxWaitMillis = 1 << 30
+
+// timeoutMillis converts a timeout to milliseconds for the OS: -1 without
+// limit, otherwise rounded up to the next millisecond.
+func timeoutMillis(d time.Duration) int {
+	if d < 0 {
+		return -1
+	}
+	ms := (d + time.Millisecond - 1) / time.Millisecond
+	if ms > maxWaitMillis {
+		return maxWaitMillis
+	}
+	return int(ms)
+}
+
+// Close closes the Poll: a Wait blocked in another goroutine returns with
+// net.ErrClosed, every registration is dropped (the sockets stay open), and
+// the OS resources are released before Close returns. Closing twice returns
+// net.ErrClosed.
+func (p *Poll) Close() error {
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return errClosed
+	}
+	p.closed = true
+	waiting := p.waiting
+	p.mu.Unlock()
+
+	p.registry.close()
+	if waiting {
+		p.sys.wake()
+		<-p.waitExited
+	}
+	return p.sys.close()
+}
+
+// Registry registers sources with its Poll. Its methods are safe for
+// concurrent use, also while another goroutine is blocked in Wait.
+type Registry struct {
+	p        *Poll
+	mu       sync.Mutex
+	closed   bool
+	byHandle map[uintptr]*registration
+	slots    []*registration // index = low 32 bits of id - 1
+	free     []uint32        // free slot indexes
+	gen      uint32          // generation counter for ids
+	wakers   []*Waker
+}
+
+// Register asks for events of the given interest on src, reported with
+// token. A source can be registered with one Poll once; see Reregister.
+func (r *Registry) Register(src Source, token Token, interest Interest) error {
+	if err := validInterest(interest); err != nil {
+		return err
+	}
+	h, s, err := sourceOf(src)
+	if err != nil {
+		return err
+	}
+	defer s.release()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed {
+		return errClosed
+	}
+	if err := s.checkFree(r); err != nil {
+		return err
+	}
+	if r.byHandle[h] != nil {
+		return ErrAlreadyRegistered
+	}
+	reg := r.allocLocked(h, token, interest, s)
+	if err := r.p.sys.add(reg); err != nil {
+		r.freeLocked(reg)
+		return err
+	}
+	r.byHandle[h] = reg
+	if !s.attach(reg) {
+		// Closed meanwhile: its Close may have missed this registration.
+		r.removeLocked(reg)
+		return errClosed
+	}
+	return nil
+}
+
+// Reregister replaces the token and interest of a registered source. The
+// source is polled afresh for the new interest, as after a Register.
+func (r *Registry) Reregister(src Source, token Token, interest Interest) error {
+	if err := validInterest(interest); err != nil {
+		return err
+	}
+	h, s, err := sourceOf(src)
+	if err != nil {
+		return err
+	}
+	defer s.release()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	reg, err := r.lookupLocked(h, s)
+	if err != nil {
+		return err
+	}
+	old := *reg
+	reg.token, reg.interest = token, interest
+	if err := r.p.sys.modify(reg); err != nil {
+		reg.token, reg.interest = old.token, old.interest
+		return err
+	}
+	return nil
+}
+
+// Deregister stops events for src. Once it returns, no Wait reports src.
+func (r *Registry) Deregister(src Source) error {
+	h, s, err := sourceOf(src)
+	if err != nil {
+		return err
+	}
+	defer s.release()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	reg, err := r.lookupLocked(h, s)
+	if err != nil {
+		return err
+	}
+	return r.removeLocked(reg)
+}
+
+func (r *Registry) lookupLocked(h uintptr, s *socket) (*registration, error) {
+	if r.closed {
+		return nil, errClosed
+	}
+	if err := s.checkOwn(r); err != nil {
+		return nil, err
+	}
+	reg := r.byHandle[h]
+	if reg == nil {
+		return nil, ErrNotRegistered
+	}
+	return reg, nil
+}
+
+// removeLocked drops reg from the OS and the tables; the OS error, if any,
+// is returned after the tables are clean.
+func (r *Registry) removeLocked(reg *registration) error {
+	err := r.p.sys.remove(reg)
+	delete(r.byHandle, reg.handle)
+	reg.owner.detach(reg)
+	r.freeLocked(reg)
+	return err
+}
+
+// deregisterSocket is called by a socket's Close while the descriptor is
+// still open.
+func (r *Registry) deregisterSocket(reg *registration) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if !r.closed && r.byHandle[reg.handle] == reg {
+		r.removeLocked(reg)
+	}
+}
+
+// allocLocked takes a slot and a fresh id: slot+1 in the low 32 bits and a
+// generation in bits 32-62, so a stale id from the OS never matches a newer
+// registration in the same slot, and id 0 (reserved for wakes) never occurs.
+func (r *Registry) allocLocked(h uintptr, token Token, interest Interest, s *socket) *registration {
+	var slot uint32
+	if n := len(r.free); n > 0 {
+		slot = r.free[n-1]
+		r.free = r.free[:n-1]
+	} else {
+		slot = uint32(len(r.slots))
+		r.slots = append(r.slots, nil)
+	}
+	r.gen = (r.gen + 1) & 0x7fffffff
+	reg := &registration{
+		id:       uint64(r.gen)<<32 | uint64(slot+1),
+		token:    token,
+		interest: interest,
+		handle:   h,
+		owner:    s,
+		registry: r,
+	}
+	r.slots[slot] = reg
+	return reg
+}
+
+func (r *Registry) freeLocked(reg *registration) {
+	slot := uint32(reg.id) - 1
+	r.slots[slot] = nil
+	r.free = append(r.free, slot)
+}
+
+// lookupKeyLocked finds the registration of an OS record's key: its id, or
+// where the OS reports descriptors (kqueue), its handle.
+func (r *Registry) lookupKeyLocked(key uint64) *registration {
+	if sysKeyIsHandle {
+		return r.byHandle[uintptr(key)]
+	}
+	return r.byIDLocked(key)
+}
+
+func (r *Registry) byIDLocked(id uint64) *registration {
+	slot := uint64(uint32(id)) - 1
+	if slot >= uint64(len(r.slots)) {
+		return nil
+	}
+	if reg := r.slots[slot]; reg != nil && reg.id == id {
+		return reg
+	}
+	return nil
+}
+
+// translate turns the n raw OS records in events.sys into Events, dropping
+// records of registrations that are gone, and delivering pending Wakes.
+func (r *Registry) translate(events *Events, n int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	woken := false
+	for i := 0; i < n; i++ {
+		key, flags, wake := r.p.sys.at(events, i)
+		if wake {
+			woken = true
+			continue
+		}
+		if reg := r.lookupKeyLocked(key); reg != nil {
+			events.push(Event{token: reg.token, flags: flags})
+		}
+	}
+	if woken {
+		r.p.sys.drainWake()
+		r.deliverWakesLocked(events)
+	}
+}
+
+func (r *Registry) deliverWakesLocked(events *Events) {
+	for _, w := range r.wakers {
+		if !w.pending.Load() {
+			continue
+		}
+		if !events.push(Event{token: w.token, flags: flagReadable}) {
+			// No room: leave it pending and make the next Wait return.
+			r.p.sys.wake()
+			return
+		}
+		w.pending.Store(false)
+	}
+}
+
+// close drops every registration (the sockets stay open) and refuses new
+// ones.
+func (r *Registry) close() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.closed = true
+	for h, reg := range r.byHandle {
+		reg.owner.detach(reg)
+		delete(r.byHandle, h)
+	}
+	r.slots, r.free, r.wakers = nil, nil, nil
+}
+
+func validInterest(i Interest) error {
+	if i == 0 || i&^allInterests != 0 {
+		return fmt.Errorf("%w: %v", ErrInvalidInterest, i)
+	}
+	return nil
+}
+
+// Source is something a Registry can register: this package's sockets and,
+// on Unix, RawFD (on Windows, RawSocket).
+type Source interface {
+	// source returns the OS handle and, for this package's sockets, the
+	// socket, holding a reference on it that the caller releases.
+	source() (uintptr, *socket, error)
+}
+
+func sourceOf(src Source) (uintptr, *socket, error) {
+	if src == nil {
+		return 0, nil, ErrNilSource
+	}
+	return src.source()
+}
+
+// Waker wakes a Poll from any goroutine. Create it with NewWaker.
+type Waker struct {
+	p       *Poll
+	token   Token
+	pending atomic.Bool
+}
+
+// NewWaker returns a Waker whose Wake makes r's Poll report an event with
+// token. Many Wakers may share a Poll.
+func NewWaker(r *Registry, token Token) (*Waker, error) {
+	if r == nil || r.p == nil {
+		return nil, ErrNilSource
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed {
+		return nil, errClosed
+	}
+	w := &Waker{p: r.p, token: token}
+	r.wakers = append(r.wakers, w)
+	return w, nil
+}
+
+// Wake makes the Poll report an event with the Waker's token: the Wait
+// blocked now, or else the next one. Wakes before that event coalesce. After
+// the Poll is closed it returns net.ErrClosed.
+func (w *Waker) Wake() error {
+	if w == nil || w.p == nil {
+		return ErrNilSource
+	}
+	p := w.p
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		return errClosed
+	}
+	if w.pending.Swap(true) {
+		return nil // an earlier Wake is still to be reported
+	}
+	return p.sys.wake()
+}
