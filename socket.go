@@ -1,8 +1,10 @@
 package poller
 
 import (
+	"io"
 	"net"
 	"sync/atomic"
+	"syscall"
 )
 
 // socket is the state shared by this package's sockets: the OS handle, a
@@ -181,7 +183,8 @@ func (s *TCPStream) RemoteAddr() net.Addr { return s.remote }
 
 // UDPSocket is a non-blocking UDP socket.
 type UDPSocket struct {
-	sock *socket
+	sock   *socket
+	family int // AF_INET or AF_INET6
 }
 
 func (u *UDPSocket) source() (uintptr, *socket, error) {
@@ -197,4 +200,313 @@ func (u *UDPSocket) Close() error {
 		return ErrNilSource
 	}
 	return u.sock.close()
+}
+
+// ListenTCP listens on address ("host:port", port 0 for any) of network
+// "tcp", "tcp4" or "tcp6" with SO_REUSEADDR set.
+func ListenTCP(network, address string) (*TCPListener, error) {
+	if network != "tcp" && network != "tcp4" && network != "tcp6" {
+		return nil, &net.OpError{Op: "listen", Net: network, Err: ErrInvalidAddress}
+	}
+	fd, err := bindSocket(network, address, syscall.SOCK_STREAM)
+	if err != nil {
+		return nil, err
+	}
+	if err := sysListen(fd); err != nil {
+		sysCloseSocket(fd)
+		return nil, sysError("listen", err)
+	}
+	sa, _ := sysGetsockname(fd)
+	return &TCPListener{sock: newSocket(fd), addr: tcpAddr(sa)}, nil
+}
+
+// bindSocket creates a non-blocking socket of network's family and binds it.
+func bindSocket(network, address string, typ int) (uintptr, error) {
+	ip, port, zone, family, err := resolve(network, address)
+	if err != nil {
+		return 0, err
+	}
+	sa, err := toSockaddr(family, ip, port, zone)
+	if err != nil {
+		return 0, err
+	}
+	fd, err := sysSocket(family, typ)
+	if err != nil {
+		return 0, err
+	}
+	if typ == syscall.SOCK_STREAM {
+		sysSetReuseAddr(fd)
+	}
+	if err := sysBind(fd, sa); err != nil {
+		sysCloseSocket(fd)
+		return 0, sysError("bind", err)
+	}
+	return fd, nil
+}
+
+// Accept accepts one pending connection as a non-blocking stream, or
+// returns ErrWouldBlock when none is pending.
+func (l *TCPListener) Accept() (*TCPStream, net.Addr, error) {
+	if l == nil {
+		return nil, nil, ErrNilSource
+	}
+	if err := l.sock.acquire(); err != nil {
+		return nil, nil, err
+	}
+	defer l.sock.release()
+	for {
+		fd, sa, err := sysAccept(l.sock.fd)
+		switch {
+		case err == nil:
+			remote := tcpAddr(sa)
+			return &TCPStream{sock: newSocket(fd), remote: remote}, remote, nil
+		case isInterrupted(err) || isConnAborted(err):
+			continue
+		case isWouldBlock(err):
+			l.sock.wouldBlock(flagReadable)
+			return nil, nil, ErrWouldBlock
+		}
+		return nil, nil, sysError("accept", err)
+	}
+}
+
+// DialTCP starts a non-blocking connect to address and returns at once. The
+// stream becomes writable when the connect finished: then TakeError tells
+// whether it failed (for example with syscall.ECONNREFUSED). An empty host
+// dials the loopback address.
+func DialTCP(network, address string) (*TCPStream, error) {
+	if network != "tcp" && network != "tcp4" && network != "tcp6" {
+		return nil, &net.OpError{Op: "dial", Net: network, Err: ErrInvalidAddress}
+	}
+	ip, port, zone, family, err := resolve(network, address)
+	if err != nil {
+		return nil, err
+	}
+	if ip == nil || ip.IsUnspecified() {
+		ip = net.IPv4(127, 0, 0, 1)
+		if family == syscall.AF_INET6 {
+			ip = net.IPv6loopback
+		}
+	}
+	sa, err := toSockaddr(family, ip, port, zone)
+	if err != nil {
+		return nil, err
+	}
+	fd, err := sysSocket(family, syscall.SOCK_STREAM)
+	if err != nil {
+		return nil, err
+	}
+	for {
+		err = sysConnect(fd, sa)
+		if !isInterrupted(err) {
+			break
+		}
+	}
+	if err != nil && !isConnectPending(err) {
+		sysCloseSocket(fd)
+		return nil, sysError("connect", err)
+	}
+	return &TCPStream{sock: newSocket(fd), remote: &net.TCPAddr{IP: ip, Port: port, Zone: zone}}, nil
+}
+
+// Read reads what is available into p. It returns io.EOF after the peer's
+// orderly close and ErrWouldBlock when nothing is available now.
+func (s *TCPStream) Read(p []byte) (int, error) {
+	if s == nil {
+		return 0, ErrNilSource
+	}
+	if err := s.sock.acquire(); err != nil {
+		return 0, err
+	}
+	defer s.sock.release()
+	for {
+		n, err := sysRead(s.sock.fd, p)
+		switch {
+		case err == nil:
+			if n == 0 && len(p) > 0 {
+				return 0, io.EOF
+			}
+			return n, nil
+		case isInterrupted(err):
+			continue
+		case isWouldBlock(err):
+			s.sock.wouldBlock(flagReadable)
+			return 0, ErrWouldBlock
+		}
+		return 0, sysError("read", err)
+	}
+}
+
+// Write writes as much of p as the socket takes now. If it takes less than
+// all of p, it returns the count with ErrWouldBlock: wait for Writable and
+// write the rest.
+func (s *TCPStream) Write(p []byte) (int, error) {
+	if s == nil {
+		return 0, ErrNilSource
+	}
+	if err := s.sock.acquire(); err != nil {
+		return 0, err
+	}
+	defer s.sock.release()
+	written := 0
+	for written < len(p) {
+		n, err := sysSend(s.sock.fd, p[written:])
+		switch {
+		case err == nil:
+			written += n
+			continue
+		case isInterrupted(err):
+			continue
+		case isWouldBlock(err):
+			s.sock.wouldBlock(flagWritable)
+			return written, ErrWouldBlock
+		}
+		return written, sysError("write", err)
+	}
+	return written, nil
+}
+
+// CloseWrite shuts down the sending side; the peer reads io.EOF.
+func (s *TCPStream) CloseWrite() error {
+	if s == nil {
+		return ErrNilSource
+	}
+	return s.sock.do("shutdown", sysShutdownWrite)
+}
+
+// SetNoDelay enables (true) or disables Nagle's algorithm's delay.
+func (s *TCPStream) SetNoDelay(noDelay bool) error {
+	if s == nil {
+		return ErrNilSource
+	}
+	return s.sock.do("setsockopt", func(fd uintptr) error { return sysSetNoDelay(fd, noDelay) })
+}
+
+// TakeError returns and clears the socket's pending error (SO_ERROR), for
+// example a refused connect; nil if there is none.
+func (s *TCPStream) TakeError() error {
+	if s == nil {
+		return ErrNilSource
+	}
+	var soErr error
+	err := s.sock.do("getsockopt", func(fd uintptr) (err error) {
+		soErr, err = sysSocketError(fd)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	if soErr != nil {
+		return sysError("connect", soErr)
+	}
+	return nil
+}
+
+// LocalAddr returns the stream's local address.
+func (s *TCPStream) LocalAddr() net.Addr {
+	if s == nil {
+		return nil
+	}
+	return tcpAddr(s.sock.localAddr())
+}
+
+func (s *socket) localAddr() syscall.Sockaddr {
+	var sa syscall.Sockaddr
+	s.do("getsockname", func(fd uintptr) (err error) {
+		sa, err = sysGetsockname(fd)
+		return err
+	})
+	return sa
+}
+
+// do runs f on the open handle, wrapping its error.
+func (s *socket) do(name string, f func(fd uintptr) error) error {
+	if err := s.acquire(); err != nil {
+		return err
+	}
+	defer s.release()
+	if err := f(s.fd); err != nil {
+		return sysError(name, err)
+	}
+	return nil
+}
+
+// ListenUDP binds a non-blocking UDP socket to address.
+func ListenUDP(network, address string) (*UDPSocket, error) {
+	if network != "udp" && network != "udp4" && network != "udp6" {
+		return nil, &net.OpError{Op: "listen", Net: network, Err: ErrInvalidAddress}
+	}
+	fd, err := bindSocket(network, address, syscall.SOCK_DGRAM)
+	if err != nil {
+		return nil, err
+	}
+	u := &UDPSocket{sock: newSocket(fd), family: syscall.AF_INET}
+	if _, ok := u.sock.localAddr().(*syscall.SockaddrInet6); ok {
+		u.family = syscall.AF_INET6
+	}
+	return u, nil
+}
+
+// ReadFrom reads one datagram into p (truncating what does not fit) and
+// returns its sender, or ErrWouldBlock when none is queued.
+func (u *UDPSocket) ReadFrom(p []byte) (int, net.Addr, error) {
+	if u == nil {
+		return 0, nil, ErrNilSource
+	}
+	if err := u.sock.acquire(); err != nil {
+		return 0, nil, err
+	}
+	defer u.sock.release()
+	for {
+		n, sa, err := sysRecvfrom(u.sock.fd, p)
+		switch {
+		case err == nil:
+			return n, udpAddr(sa), nil
+		case isInterrupted(err):
+			continue
+		case isWouldBlock(err):
+			u.sock.wouldBlock(flagReadable)
+			return 0, nil, ErrWouldBlock
+		}
+		return 0, nil, sysError("recvfrom", err)
+	}
+}
+
+// WriteTo sends p as one datagram to addr (a *net.UDPAddr).
+func (u *UDPSocket) WriteTo(p []byte, addr net.Addr) (int, error) {
+	if u == nil {
+		return 0, ErrNilSource
+	}
+	if err := u.sock.acquire(); err != nil {
+		return 0, err
+	}
+	defer u.sock.release()
+	to, err := udpSockaddr(u.family, addr)
+	if err != nil {
+		return 0, err
+	}
+	for {
+		err = sysSendto(u.sock.fd, p, to)
+		switch {
+		case err == nil:
+			return len(p), nil
+		case isInterrupted(err):
+			continue
+		case isWouldBlock(err):
+			u.sock.wouldBlock(flagWritable)
+			return 0, ErrWouldBlock
+		}
+		return 0, sysError("sendto", err)
+	}
+}
+
+// LocalAddr returns the socket's local address.
+func (u *UDPSocket) LocalAddr() net.Addr {
+	if u == nil {
+		return nil
+	}
+	if a := udpAddr(u.sock.localAddr()); a != nil {
+		return a
+	}
+	return nil
 }

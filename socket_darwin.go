@@ -8,7 +8,7 @@ import (
 // macOS has neither SOCK_NONBLOCK nor accept4: set the flags under ForkLock
 // so no fork inherits the descriptor in between.
 
-func sysSocket(family, typ int) (int, error) {
+func sysSocket(family, typ int) (uintptr, error) {
 	syscall.ForkLock.RLock()
 	fd, err := syscall.Socket(family, typ, 0)
 	if err == nil {
@@ -16,13 +16,13 @@ func sysSocket(family, typ int) (int, error) {
 	}
 	syscall.ForkLock.RUnlock()
 	if err != nil {
-		return -1, os.NewSyscallError("socket", err)
+		return 0, os.NewSyscallError("socket", err)
 	}
 	if err := setupSocket(fd); err != nil {
 		syscall.Close(fd)
-		return -1, err
+		return 0, err
 	}
-	return fd, nil
+	return uintptr(fd), nil
 }
 
 // setupSocket makes fd non-blocking and turns SIGPIPE into EPIPE.
@@ -36,23 +36,23 @@ func setupSocket(fd int) error {
 	return nil
 }
 
-func sysAccept(fd int) (int, syscall.Sockaddr, error) {
+func sysAccept(fd uintptr) (uintptr, syscall.Sockaddr, error) {
 	syscall.ForkLock.RLock()
-	nfd, sa, err := syscall.Accept(fd)
+	nfd, sa, err := syscall.Accept(int(fd))
 	if err == nil {
 		syscall.CloseOnExec(nfd)
 	}
 	syscall.ForkLock.RUnlock()
 	if err != nil {
-		return -1, nil, err
+		return 0, nil, err
 	}
 	if err := setupSocket(nfd); err != nil {
 		syscall.Close(nfd)
-		return -1, nil, err
+		return 0, nil, err
 	}
-	return nfd, sa, nil
+	return uintptr(nfd), sa, nil
 }
 
-func sysSend(fd int, p []byte) (int, error) {
-	return syscall.Write(fd, p)
+func sysSend(fd uintptr, p []byte) (int, error) {
+	return syscall.Write(int(fd), p)
 }

@@ -6,25 +6,26 @@ import (
 	"unsafe"
 )
 
-func sysSocket(family, typ int) (int, error) {
+func sysSocket(family, typ int) (uintptr, error) {
 	fd, err := syscall.Socket(family, typ|syscall.SOCK_NONBLOCK|syscall.SOCK_CLOEXEC, 0)
 	if err != nil {
-		return -1, os.NewSyscallError("socket", err)
+		return 0, os.NewSyscallError("socket", err)
 	}
-	return fd, nil
+	return uintptr(fd), nil
 }
 
-func sysAccept(fd int) (int, syscall.Sockaddr, error) {
-	return syscall.Accept4(fd, syscall.SOCK_NONBLOCK|syscall.SOCK_CLOEXEC)
+func sysAccept(fd uintptr) (uintptr, syscall.Sockaddr, error) {
+	nfd, sa, err := syscall.Accept4(int(fd), syscall.SOCK_NONBLOCK|syscall.SOCK_CLOEXEC)
+	return uintptr(nfd), sa, err
 }
 
 // sysSend is send(2) with MSG_NOSIGNAL, so a peer-closed socket gives EPIPE
 // and never SIGPIPE.
-func sysSend(fd int, p []byte) (int, error) {
+func sysSend(fd uintptr, p []byte) (int, error) {
 	if len(p) == 0 {
 		return 0, nil
 	}
-	n, _, e := syscall.Syscall6(syscall.SYS_SENDTO, uintptr(fd), uintptr(unsafe.Pointer(&p[0])),
+	n, _, e := syscall.Syscall6(syscall.SYS_SENDTO, fd, uintptr(unsafe.Pointer(&p[0])),
 		uintptr(len(p)), syscall.MSG_NOSIGNAL, 0, 0)
 	if e != 0 {
 		return 0, e
