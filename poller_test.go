@@ -263,12 +263,30 @@ func TestPeerCloseGivesReadClosedAndEOF(t *testing.T) {
 	if err := p.Registry().Register(s, 5, Readable); err != nil {
 		t.Fatal(err)
 	}
+	events := NewEvents(8)
+	peer.Write([]byte("hi"))
+	waitEvent(t, p, events, 5, readable)
+	if got := drain(t, s); string(got) != "hi" {
+		t.Fatalf("read %q, want hi", got)
+	}
+	peer.Close()
+	waitEvent(t, p, events, 5, func(e Event) bool { return e.IsReadable() && e.IsReadClosed() })
+	if n, err := s.Read(make([]byte, 8)); n != 0 || err != io.EOF {
+		t.Fatalf("Read after peer close = %d, %v, want 0, io.EOF", n, err)
+	}
+}
+
+func TestDataThenCloseReadsAllBeforeEOF(t *testing.T) {
+	p := newPoll(t)
+	s, peer := streamPair(t)
+	if err := p.Registry().Register(s, 5, Readable); err != nil {
+		t.Fatal(err)
+	}
 	peer.Write([]byte("bye"))
 	peer.Close()
 	events := NewEvents(8)
-	waitEvent(t, p, events, 5, func(e Event) bool { return e.IsReadClosed() })
 	var got []byte
-	buf := make([]byte, 16)
+	buf := make([]byte, 2)
 	for {
 		n, err := s.Read(buf)
 		got = append(got, buf[:n]...)

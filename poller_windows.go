@@ -1,0 +1,237 @@
+package poller
+
+import (
+	"sync"
+	"syscall"
+)
+
+// The Windows backend: a completion port polled for socket readiness with
+// AFD (the engine of mio and wepoll). The port and its per-socket states
+// live in a core (core_cgo_windows.go: the C core in iocp.c; a pure-Go core
+// for builds without cgo), behind the small interface below. This file
+// keeps what both share: registration ids, the queue of re-arms that the
+// next wait flushes in the same crossing, and deferred deletes.
+
+const sysKeyIsHandle = false
+
+// core is one completion-port engine. Its methods mirror iocp.h; states are
+// opaque handles owned by Go from add until remove.
+type core interface {
+	open() error
+	add(socket uintptr, id uint64, interest uint32) (state uintptr, err error)
+	modify(state uintptr, id uint64, interest uint32) error
+	rearm(state uintptr, bits uint32) error
+	remove(state uintptr) error
+	// wait applies rearms, then fills out with at most len(out) records.
+	wait(rearms []coreRearm, out []rawEvent, timeoutMs uint32) (int, error)
+	wake(id uint64) error
+	close() error
+	// calls counts the crossings into the core (cgo calls or system calls).
+	calls() uint64
+}
+
+// rawEvent is iocp.h's iocp_event.
+type rawEvent struct {
+	id       uint64
+	bits     uint32
+	reserved uint32
+}
+
+// coreRearm is iocp.h's iocp_rearm.
+type coreRearm struct {
+	state    uintptr
+	bits     uint32
+	reserved uint32
+}
+
+// rearmDelete in coreRearm.bits deletes the state (IOCP_REARM_DELETE).
+const rearmDelete = 0x80000000
+
+const infinite = 0xFFFFFFFF
+
+type sysEvents []rawEvent
+
+func newSysEvents(n int) sysEvents { return make(sysEvents, n) }
+
+// sysReg is the Go side of a core state; guarded by sysPoll.mu.
+type sysReg struct {
+	state  uintptr
+	live   bool   // false once remove ran: the state is no longer Go's
+	queued uint32 // directions queued for re-arm by the next wait
+}
+
+// newCore picks the engine; tests may switch it.
+var newCore = defaultCore
+
+type sysPoll struct {
+	core core
+
+	// mu guards inWait, the queues and every sysReg. While no wait runs,
+	// re-arms are queued and flushed by the next wait in its one crossing;
+	// while a wait is blocked, re-arms go to the core at once (so that wait
+	// sees them) and deletes are deferred to the next wait, because the
+	// running wait may be applying a batch that names the state.
+	mu      sync.Mutex
+	inWait  bool
+	rearms  []*registration // each once: its sys.queued is non-zero
+	deletes []uintptr       // states deleted while a wait ran
+	batch   []coreRearm     // what the next core wait applies
+}
+
+func (s *sysPoll) open() error {
+	c, err := newCore()
+	if err != nil {
+		return err
+	}
+	if err := c.open(); err != nil {
+		return err
+	}
+	s.core = c
+	return nil
+}
+
+func (s *sysPoll) add(r *registration) error {
+	st, err := s.core.add(r.handle, r.id, uint32(r.interest))
+	if err != nil {
+		return sysError("register", err)
+	}
+	s.mu.Lock()
+	r.sys = sysReg{state: st, live: true}
+	s.mu.Unlock()
+	return nil
+}
+
+func (s *sysPoll) modify(r *registration) error {
+	if err := s.core.modify(r.sys.state, r.id, uint32(r.interest)); err != nil {
+		return sysError("reregister", err)
+	}
+	return nil
+}
+
+func (s *sysPoll) remove(r *registration) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r.sys.live = false
+	if s.inWait {
+		s.deletes = append(s.deletes, r.sys.state)
+		return nil
+	}
+	if err := s.core.remove(r.sys.state); err != nil {
+		return sysError("deregister", err)
+	}
+	return nil
+}
+
+// rearm polls directions again after the caller hit WSAEWOULDBLOCK.
+func (s *sysPoll) rearm(r *registration, bits uint32) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	switch {
+	case !r.sys.live:
+	case s.inWait:
+		s.core.rearm(r.sys.state, bits)
+	case r.sys.queued&bits != bits:
+		if r.sys.queued == 0 {
+			s.rearms = append(s.rearms, r)
+		}
+		r.sys.queued |= bits
+	}
+}
+
+// takeBatchLocked moves the queues into the batch for the core: re-arms of
+// live states, then deferred deletes.
+func (s *sysPoll) takeBatchLocked() []coreRearm {
+	b := s.batch[:0]
+	for i, r := range s.rearms {
+		if r.sys.live {
+			b = append(b, coreRearm{state: r.sys.state, bits: r.sys.queued})
+		}
+		r.sys.queued = 0
+		s.rearms[i] = nil
+	}
+	for _, st := range s.deletes {
+		b = append(b, coreRearm{state: st, bits: rearmDelete})
+	}
+	s.rearms, s.deletes, s.batch = s.rearms[:0], s.deletes[:0], b
+	return b
+}
+
+func (s *sysPoll) beginWait() {
+	s.mu.Lock()
+	s.inWait = true
+	s.mu.Unlock()
+}
+
+func (s *sysPoll) endWait() {
+	s.mu.Lock()
+	s.inWait = false
+	s.mu.Unlock()
+}
+
+// wait flushes the queue and dequeues one batch: one crossing.
+func (s *sysPoll) wait(ev *Events, ms int) (int, error) {
+	s.mu.Lock()
+	batch := s.takeBatchLocked()
+	s.mu.Unlock()
+	timeout := uint32(infinite)
+	if ms >= 0 {
+		timeout = uint32(ms)
+	}
+	n, err := s.core.wait(batch, ev.sys, timeout)
+	if err != nil {
+		return 0, sysError("wait", err)
+	}
+	return n, nil
+}
+
+// wakeID is the id of the internal wake packet: registration ids never have
+// their low 32 bits zero.
+const wakeID = 1 << 32
+
+// at decodes the i-th record of the last wait.
+func (s *sysPoll) at(events *Events, i int) (key uint64, flags uint8, wake bool) {
+	e := &events.sys[i]
+	return e.id, uint8(e.bits), e.id == wakeID
+}
+
+func (s *sysPoll) wake() error {
+	if err := s.core.wake(wakeID); err != nil {
+		return sysError("wake", err)
+	}
+	return nil
+}
+
+func (s *sysPoll) drainWake() {}
+
+func (s *sysPoll) close() error {
+	s.mu.Lock()
+	s.rearms, s.deletes, s.batch = nil, nil, nil
+	s.mu.Unlock()
+	if err := s.core.close(); err != nil {
+		return sysError("close", err)
+	}
+	return nil
+}
+
+// wouldBlock re-arms the direction of a registered socket.
+func (s *socket) wouldBlock(flags uint32) {
+	if reg := s.reg.Load(); reg != nil {
+		reg.registry.p.sys.rearm(reg, flags)
+	}
+}
+
+// RawSocket returns a Source for a socket the caller owns, for example one
+// of package net reached through SyscallConn: AFD polling never binds the
+// socket to our port, so sockets already bound to another port (as package
+// net's are) work too. The caller keeps it non-blocking and deregisters it
+// before closing it.
+func RawSocket(s syscall.Handle) Source { return rawSocket(s) }
+
+type rawSocket syscall.Handle
+
+func (r rawSocket) source() (uintptr, *socket, error) {
+	if syscall.Handle(r) == syscall.InvalidHandle || r == 0 {
+		return 0, nil, ErrNilSource
+	}
+	return uintptr(r), nil, nil
+}
