@@ -31,3 +31,4 @@ test-linux:
 	$(GO) test -race -count=1 ./...
 
 include mingw.mk
+-include bench.mk
