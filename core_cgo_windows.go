@@ -107,3 +107,6 @@ func cLiveAllocs() int64 { return int64(C.iocp_live_allocs()) }
 
 // defaultCore is the C core in cgo builds.
 func defaultCore() (core, error) { return newCCore() }
+
+// coreLiveAllocs is the default core's live allocation count.
+func coreLiveAllocs() int64 { return cLiveAllocs() }

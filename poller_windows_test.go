@@ -1,0 +1,241 @@
+package poller
+
+// Windows-only checks of the completion-port backend: allocation and handle
+// leaks, crossings per batch, and foreign sockets through RawSocket.
+
+import (
+	"errors"
+	"net"
+	"runtime/pprof"
+	"syscall"
+	"testing"
+	"time"
+	"unsafe"
+)
+
+var (
+	kernel32                     = syscall.NewLazyDLL("kernel32.dll")
+	procGetProcessHandleCount    = kernel32.NewProc("GetProcessHandleCount")
+	ntdll                        = syscall.NewLazyDLL("ntdll.dll")
+	procNtQuerySystemInformation = ntdll.NewProc("NtQuerySystemInformation")
+)
+
+// handleCount returns the process's open handles: GetProcessHandleCount, or
+// where that answers 0 (Wine 8), the process's entries in the system handle
+// table (SystemHandleInformation).
+func handleCount(t testing.TB) int {
+	t.Helper()
+	var n uint32
+	r, _, _ := procGetProcessHandleCount.Call(uintptr(^uintptr(0)), uintptr(unsafe.Pointer(&n)))
+	if r != 0 && n != 0 {
+		return int(n)
+	}
+	const systemHandleInformation = 16
+	const statusInfoLengthMismatch = 0xC0000004
+	buf := make([]byte, 1<<20)
+	for {
+		var ret uint32
+		st, _, _ := procNtQuerySystemInformation.Call(systemHandleInformation,
+			uintptr(unsafe.Pointer(&buf[0])), uintptr(len(buf)), uintptr(unsafe.Pointer(&ret)))
+		if uint32(st) == statusInfoLengthMismatch {
+			buf = make([]byte, 2*len(buf))
+			continue
+		}
+		if st != 0 {
+			t.Fatalf("NtQuerySystemInformation: %#x", st)
+		}
+		break
+	}
+	// SYSTEM_HANDLE_INFORMATION: ULONG count, then 24-byte entries whose
+	// first USHORT is the owning process id.
+	count := *(*uint32)(unsafe.Pointer(&buf[0]))
+	pid := uint16(syscall.Getpid())
+	mine := 0
+	for i := uint32(0); i < count; i++ {
+		off := 8 + 24*int(i)
+		if off+24 > len(buf) {
+			break
+		}
+		if *(*uint16)(unsafe.Pointer(&buf[off])) == pid {
+			mine++
+		}
+	}
+	if mine == 0 {
+		t.Fatal("no handle count available")
+	}
+	return mine
+}
+
+// liveAllocs is the running core's count of live allocations (the C core's
+// count in cgo builds).
+func liveAllocs() int64 { return coreLiveAllocs() }
+
+// stressCycles registers a stream with a poll left pending, then deregisters
+// it, closes it, or closes its Poll, n times.
+func stressCycles(t *testing.T, ln net.Listener, n int) {
+	var p *Poll
+	for i := 0; i < n; i++ {
+		if p == nil {
+			var err error
+			if p, err = New(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		s, err := DialTCP("tcp4", ln.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := ln.Accept()
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Readable only: the poll stays pending, nothing is sent.
+		if err := p.Registry().Register(s, Token(i), Readable); err != nil {
+			t.Fatal(err)
+		}
+		switch {
+		case i%4 == 0:
+			if err := p.Registry().Deregister(s); err != nil {
+				t.Fatal(err)
+			}
+		case i%100 == 99:
+			p.Close() // with the poll still pending
+			p = nil
+		}
+		s.Close() // deregisters first where still registered
+		c.Close()
+		if i%50 == 0 && p != nil {
+			p.Wait(NewEvents(64), 0) // lets cancelled states' packets free them
+		}
+	}
+	if p != nil {
+		p.Close()
+	}
+}
+
+func TestStressRegisterPendingDeregister(t *testing.T) {
+	ln := netListener(t)
+	// Warm up: Winsock's one-time handles and the Go runtime's threads.
+	stressCycles(t, ln, 200)
+	baseHandles, baseAllocs := handleCount(t), liveAllocs()
+	const cycles = 2000
+	stressCycles(t, ln, cycles)
+	if got := liveAllocs(); got != baseAllocs {
+		t.Errorf("core live allocations %d after %d cycles, baseline %d", got, cycles, baseAllocs)
+	}
+	// Wine creates a few handles per OS thread lazily, the first time a
+	// thread makes a given kind of call; the Go runtime moves goroutines
+	// between threads, so allow one handle per thread the process made. A
+	// leak in the cycle itself would show in the thousands.
+	slack := pprof.Lookup("threadcreate").Count()
+	got := handleCount(t)
+	if got > baseHandles+slack {
+		t.Errorf("handles %d after %d cycles, baseline %d (+%d threads)", got, cycles, baseHandles, slack)
+	}
+	t.Logf("%d cycles: handles %d -> %d, core allocations %d -> %d", cycles, baseHandles, got, baseAllocs, liveAllocs())
+}
+
+// Every Wait is one crossing into the core, whatever the number of events
+// and queued re-arms.
+func TestOneCrossingPerWait(t *testing.T) {
+	p := newPoll(t)
+	const n = 1000
+	socks := make([]*UDPSocket, n)
+	for i := range socks {
+		u, err := ListenUDP("udp4", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer u.Close()
+		socks[i] = u
+		if err := p.Registry().Register(u, Token(i), Readable|Writable); err != nil {
+			t.Fatal(err)
+		}
+	}
+	events := NewEvents(256)
+	collect := func(want func(Event) bool) (waits int) {
+		seen := map[Token]bool{}
+		deadline := time.Now().Add(eventTimeout)
+		for len(seen) < n && time.Now().Before(deadline) {
+			before := p.sys.core.calls()
+			if err := p.Wait(events, time.Second); err != nil {
+				t.Fatal(err)
+			}
+			if d := p.sys.core.calls() - before; d != 1 {
+				t.Fatalf("Wait with %d events made %d crossings, want 1", events.Len(), d)
+			}
+			waits++
+			for ev := range events.All() {
+				if want(ev) {
+					seen[ev.Token()] = true
+				}
+			}
+		}
+		if len(seen) != n {
+			t.Fatalf("saw %d of %d sockets", len(seen), n)
+		}
+		return waits
+	}
+	w1 := collect(writable)
+	// Hit WSAEWOULDBLOCK on every socket: 1,000 queued re-arms.
+	buf := make([]byte, 16)
+	for _, u := range socks {
+		if _, _, err := u.ReadFrom(buf); !errors.Is(err, ErrWouldBlock) {
+			t.Fatalf("ReadFrom on an empty socket = %v", err)
+		}
+	}
+	sender := socks[0]
+	for _, u := range socks {
+		if _, err := sender.WriteTo([]byte("r"), u.LocalAddr()); err != nil && !errors.Is(err, ErrWouldBlock) {
+			t.Fatal(err)
+		}
+	}
+	w2 := collect(readable)
+	t.Logf("1,000 ready sockets, capacity 256: %d and %d Waits, 1 crossing each", w1, w2)
+}
+
+// A socket owned by package net (bound to the runtime's own port) delivers
+// readable events through RawSocket: AFD needs no port binding.
+func TestRawSocketNetConn(t *testing.T) {
+	p := newPoll(t)
+	ln := netListener(t)
+	c, err := net.Dial("tcp4", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	peer, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer peer.Close()
+	rc, err := c.(*net.TCPConn).SyscallConn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var h syscall.Handle
+	rc.Control(func(fd uintptr) { h = syscall.Handle(fd) })
+	src := RawSocket(h)
+	if err := p.Registry().Register(src, 77, Readable); err != nil {
+		t.Fatal(err)
+	}
+	events := NewEvents(8)
+	peer.Write([]byte("from net"))
+	waitEvent(t, p, events, 77, readable)
+	buf := make([]byte, 16)
+	n, err := c.Read(buf)
+	if err != nil || string(buf[:n]) != "from net" {
+		t.Fatalf("net.Conn Read = %q, %v", buf[:n], err)
+	}
+	if err := p.Registry().Reregister(src, 78, Readable); err != nil {
+		t.Fatal(err)
+	}
+	peer.Write([]byte("again"))
+	waitEvent(t, p, events, 78, readable)
+	if err := p.Registry().Deregister(src); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Registry().Register(RawSocket(syscall.InvalidHandle), 1, Readable); !errors.Is(err, ErrNilSource) {
+		t.Fatalf("RawSocket(InvalidHandle) = %v, want ErrNilSource", err)
+	}
+}
