@@ -32,3 +32,4 @@ test-linux:
 
 include mingw.mk
 -include bench.mk
+-include stress.mk
