@@ -105,8 +105,13 @@ func (c *cCore) close() error {
 // cLiveAllocs is the C core's count of live allocations, process-wide.
 func cLiveAllocs() int64 { return int64(C.iocp_live_allocs()) }
 
+// cCoreNew makes the C core; tests and benchmarks switch newCore between it
+// and newGoCore (the pure-Go core, compiled in cgo builds too).
+var cCoreNew func() (core, error) = newCCore
+
 // defaultCore is the C core in cgo builds.
 func defaultCore() (core, error) { return newCCore() }
 
-// coreLiveAllocs is the default core's live allocation count.
-func coreLiveAllocs() int64 { return cLiveAllocs() }
+// coreLiveAllocs is the live allocation count of the cores in this build:
+// both cores' counts, so that it covers whichever core newCore picks.
+func coreLiveAllocs() int64 { return cLiveAllocs() + goLiveAllocs() }

@@ -1,0 +1,202 @@
+package poller
+
+// Checks of the pure-Go core (core_go_windows.go) and the core switch.
+//
+// POLLER_CORE picks the core every test's Poll uses: "c" (the default of
+// cgo builds) or "go" (the only core, and so the default, without cgo).
+// It is read here, in the test binary only; the package itself has no knob.
+// So `POLLER_CORE=go go test -race` runs the whole suite with the pure-Go
+// core under the race detector, which needs cgo.
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"testing"
+	"time"
+	"unsafe"
+)
+
+func TestMain(m *testing.M) {
+	switch name := os.Getenv("POLLER_CORE"); name {
+	case "":
+	case "go":
+		newCore = newGoCore
+	case "c":
+		if cCoreNew == nil {
+			fmt.Fprintln(os.Stderr, "POLLER_CORE=c: this build has no C core (built without cgo)")
+			os.Exit(2)
+		}
+		newCore = cCoreNew
+	default:
+		fmt.Fprintf(os.Stderr, "POLLER_CORE=%q: want c or go\n", name)
+		os.Exit(2)
+	}
+	os.Exit(m.Run())
+}
+
+// namedCore is one core a test or benchmark can run.
+type namedCore struct {
+	name string
+	new  func() (core, error)
+}
+
+// buildCores lists the cores of this build: the C core (cgo builds only),
+// then the pure-Go core.
+func buildCores() []namedCore {
+	var cs []namedCore
+	if cCoreNew != nil {
+		cs = append(cs, namedCore{"c", cCoreNew})
+	}
+	return append(cs, namedCore{"go", newGoCore})
+}
+
+// newPollWith returns a Poll running the given core, closed at cleanup.
+func newPollWith(t testing.TB, newC func() (core, error)) *Poll {
+	t.Helper()
+	saved := newCore
+	newCore = newC
+	p, err := New()
+	newCore = saved
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	t.Cleanup(func() { p.Close() })
+	return p
+}
+
+// udpSockets returns n UDP sockets on loopback registered with p for
+// interest, token i for the i-th.
+func udpSockets(t testing.TB, p *Poll, n int, interest Interest) []*UDPSocket {
+	t.Helper()
+	socks := make([]*UDPSocket, n)
+	for i := range socks {
+		u, err := ListenUDP("udp4", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { u.Close() })
+		socks[i] = u
+		if err := p.Registry().Register(u, Token(i), interest); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return socks
+}
+
+// The pure-Go core's cost model, as BENCHMARKS.md states it: a Wait is one
+// GetQueuedCompletionStatusEx plus one NtDeviceIoControlFile per re-arm it
+// flushes; an event of a Readable-only registration needs no resubmission;
+// Read until ErrWouldBlock makes no core call (its re-arm waits for the
+// next Wait). The states live in the core's VirtualAlloc chunks.
+func TestGoCoreCrossings(t *testing.T) {
+	p := newPollWith(t, newGoCore)
+	g := p.sys.core.(*goCore)
+	const n = 300
+	socks := udpSockets(t, p, n, Readable)
+
+	size := unsafe.Sizeof(goState{})
+	for _, u := range socks {
+		st := u.sock.reg.Load().sys.state
+		in := false
+		for _, c := range g.chunks {
+			in = in || (st >= c && st+size <= c+stateChunkSize)
+		}
+		if !in {
+			t.Fatalf("state %#x is not in the core's chunks", st)
+		}
+	}
+
+	sender, err := ListenUDP("udp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sender.Close()
+	events := NewEvents(n)
+	buf := make([]byte, 16)
+	for round := 0; round < 2; round++ {
+		for _, u := range socks {
+			if _, err := sender.WriteTo([]byte("r"), u.LocalAddr()); err != nil {
+				t.Fatal(err)
+			}
+		}
+		seen := map[Token]bool{}
+		deadline := time.Now().Add(eventTimeout)
+		for waits := 0; len(seen) < n && time.Now().Before(deadline); waits++ {
+			before := g.calls()
+			if err := p.Wait(events, time.Second); err != nil {
+				t.Fatal(err)
+			}
+			want := uint64(1)
+			if round > 0 && waits == 0 {
+				want += n // the re-arms queued by the reads below
+			}
+			if d := g.calls() - before; d != want {
+				t.Fatalf("round %d, Wait %d with %d events: %d crossings, want %d", round, waits, events.Len(), d, want)
+			}
+			for ev := range events.All() {
+				seen[ev.Token()] = true
+			}
+		}
+		if len(seen) != n {
+			t.Fatalf("round %d: saw %d of %d sockets", round, len(seen), n)
+		}
+		before := g.calls()
+		for _, u := range socks {
+			if _, _, err := u.ReadFrom(buf); err != nil {
+				t.Fatal(err)
+			}
+			if _, _, err := u.ReadFrom(buf); !errors.Is(err, ErrWouldBlock) {
+				t.Fatalf("second ReadFrom = %v, want ErrWouldBlock", err)
+			}
+		}
+		if d := g.calls() - before; d != 0 {
+			t.Fatalf("reads made %d core crossings, want 0", d)
+		}
+	}
+}
+
+// Both cores of a cgo build run side by side in one process, each with its
+// own port, and give back every allocation when closed.
+func TestCoresSideBySide(t *testing.T) {
+	cores := buildCores()
+	if len(cores) < 2 {
+		t.Skip("one core in this build (no cgo)")
+	}
+	base := coreLiveAllocs()
+	func() {
+		type side struct {
+			p      *Poll
+			s      *TCPStream
+			events *Events
+		}
+		var sides []side
+		for _, c := range cores {
+			p, err := func() (*Poll, error) {
+				saved := newCore
+				defer func() { newCore = saved }()
+				newCore = c.new
+				return New()
+			}()
+			if err != nil {
+				t.Fatalf("%s core: %v", c.name, err)
+			}
+			defer p.Close()
+			s, peer := streamPair(t)
+			if err := p.Registry().Register(s, 5, Readable); err != nil {
+				t.Fatal(err)
+			}
+			peer.Write([]byte(c.name))
+			sides = append(sides, side{p, s, NewEvents(4)})
+		}
+		for i, sd := range sides {
+			waitEvent(t, sd.p, sd.events, 5, readable)
+			if got := string(drain(t, sd.s)); got != cores[i].name {
+				t.Fatalf("%s core: read %q", cores[i].name, got)
+			}
+		}
+	}()
+	if got := coreLiveAllocs(); got != base {
+		t.Fatalf("live allocations %d after closing both, want %d", got, base)
+	}
+}

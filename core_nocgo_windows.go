@@ -1,0 +1,15 @@
+//go:build windows && !cgo
+
+package poller
+
+// Builds without cgo (CGO_ENABLED=0, no MinGW needed) have only the pure-Go
+// core (core_go_windows.go).
+
+// cCoreNew is nil: there is no C core without cgo.
+var cCoreNew func() (core, error)
+
+// defaultCore is the pure-Go core in builds without cgo.
+func defaultCore() (core, error) { return newGoCore() }
+
+// coreLiveAllocs is the live allocation count of the cores in this build.
+func coreLiveAllocs() int64 { return goLiveAllocs() }
