@@ -200,3 +200,57 @@ func TestCoresSideBySide(t *testing.T) {
 		t.Fatalf("live allocations %d after closing both, want %d", got, base)
 	}
 }
+
+// The pure-Go core's cancel paths: widening the interest of a pending poll
+// cancels it and resubmits after its packet; a state deleted with a poll in
+// flight is freed exactly when that packet is dequeued, not before.
+func TestGoCoreCancelResubmitAndDeferredFree(t *testing.T) {
+	p := newPollWith(t, newGoCore)
+	g := p.sys.core.(*goCore)
+	s, _ := streamPair(t)
+	if err := p.Registry().Register(s, 1, Readable); err != nil {
+		t.Fatal(err)
+	}
+	events := NewEvents(8)
+	if err := p.Wait(events, 0); err != nil || events.Len() != 0 {
+		t.Fatalf("Wait = %d events, %v; want none (no data yet)", events.Len(), err)
+	}
+	st := stateAt(s.sock.reg.Load().sys.state)
+	if st.status != pollPending {
+		t.Fatalf("status %d, want pending", st.status)
+	}
+	if err := p.Registry().Reregister(s, 2, Readable|Writable); err != nil {
+		t.Fatal(err)
+	}
+	if st.status != pollCancelled {
+		t.Fatalf("status %d after widening the interest, want cancelled", st.status)
+	}
+	waitEvent(t, p, events, 2, writable)
+
+	// Writable was reported; the poll in flight asks for Readable only.
+	live := goLiveAllocs()
+	if err := p.Registry().Deregister(s); err != nil {
+		t.Fatal(err)
+	}
+	if !st.inUse || !st.deletePending || st.status != pollCancelled {
+		t.Fatalf("deleted with a poll in flight: inUse %v deletePending %v status %d", st.inUse, st.deletePending, st.status)
+	}
+	if got := goLiveAllocs(); got != live {
+		t.Fatalf("live allocations %d right after Deregister, want %d (the packet is still owed)", got, live)
+	}
+	deadline := time.Now().Add(eventTimeout)
+	for goLiveAllocs() != live-1 {
+		if time.Now().After(deadline) {
+			t.Fatalf("state not freed: live allocations %d, want %d", goLiveAllocs(), live-1)
+		}
+		if err := p.Wait(events, 50*time.Millisecond); err != nil {
+			t.Fatal(err)
+		}
+		if events.Len() != 0 {
+			t.Fatalf("event %v after Deregister", events.At(0))
+		}
+	}
+	if st.inUse || g.inFlight != 0 {
+		t.Fatalf("after the packet: inUse %v, %d packets owed", st.inUse, g.inFlight)
+	}
+}
