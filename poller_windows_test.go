@@ -66,8 +66,8 @@ func handleCount(t testing.TB) int {
 	return mine
 }
 
-// liveAllocs is the running core's count of live allocations (the C core's
-// count in cgo builds).
+// liveAllocs counts the live allocations of the cores in this build (both
+// the C core's and the pure-Go core's in cgo builds).
 func liveAllocs() int64 { return coreLiveAllocs() }
 
 // stressCycles registers a stream with a poll left pending, then deregisters
