@@ -1,4 +1,7 @@
-//go:build freebsd || netbsd || openbsd || dragonfly
+//go:build linux || freebsd || netbsd || openbsd || dragonfly
+
+// Sockets where the OS has SOCK_NONBLOCK, accept4 and MSG_NOSIGNAL: every
+// Unix we support but macOS (socket_darwin.go).
 
 package poller
 
@@ -21,7 +24,8 @@ func sysAccept(fd uintptr) (uintptr, syscall.Sockaddr, error) {
 	return uintptr(nfd), sa, err
 }
 
-// sysSend is send(2) with MSG_NOSIGNAL: EPIPE, never SIGPIPE.
+// sysSend is send(2) with MSG_NOSIGNAL, so a peer-closed socket gives EPIPE
+// and never SIGPIPE.
 func sysSend(fd uintptr, p []byte) (int, error) {
 	if len(p) == 0 {
 		return 0, nil
