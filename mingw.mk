@@ -1,0 +1,146 @@
+# mingw.mk - build and test the Windows backend on Linux: cross-compile with
+# mingw-w64, run under Wine. Included by the top-level Makefile, which defines
+# GO (?= go). Nothing here touches the user's ~/.wine: every Wine run uses the
+# project's own prefix, $(WINEPREFIX) under build/.
+#
+# Targets:
+#   windows-deps         install mingw-w64 and Wine if missing (as root), else explain
+#   wine-prefix          build the ProcessPrng shim DLL, install it and the
+#                        go_windows_amd64_exec wrapper, create the prefix once
+#   test-windows         go test (cgo), go test -race (cgo), test-csrc, under Wine
+#   test-windows-purego  go test with CGO_ENABLED=0, under Wine
+#   test-csrc            the C core's own test (csrc/core_test.c), under Wine
+#   demo-windows         go run ./examples/delay under Wine
+#   vet-windows          go vet for windows/amd64, cgo on and off
+#   wine-stop            stop this prefix's wineserver (never anyone else's)
+#   wine-clean           stop it and delete the prefix (~700 MB)
+
+MINGW_CC ?= x86_64-w64-mingw32-gcc
+
+# The Wine loader. Debian's wine64 package puts it at /usr/lib/wine/wine64,
+# not on PATH. Recursive (=) on purpose: evaluated when a recipe runs, so it
+# is found even when windows-deps has just installed it.
+WINE ?= $(shell if [ -x /usr/lib/wine/wine64 ]; then echo /usr/lib/wine/wine64; \
+	else command -v wine64 || command -v wine; fi 2>/dev/null)
+WINESERVER ?= $(shell if [ -x /usr/lib/wine/wineserver64 ]; then echo /usr/lib/wine/wineserver64; \
+	else command -v wineserver64 || command -v wineserver; fi 2>/dev/null)
+
+BUILD := $(CURDIR)/build
+WINEPREFIX := $(BUILD)/wineprefix
+
+# Environment for building windows/amd64 with cgo and running the results
+# under Wine: go test and go run find build/bin/go_windows_amd64_exec on PATH.
+WINENV = CC=$(MINGW_CC) CGO_ENABLED=1 GOOS=windows GOARCH=amd64 \
+	PATH=$(BUILD)/bin:$$PATH WINEPREFIX=$(WINEPREFIX) WINEDEBUG=-all WINE=$(WINE) WINESERVER=$(WINESERVER)
+
+# Packages tested under Wine, and go test's flags there.
+WINDOWS_PKGS ?= .
+WINDOWS_TESTFLAGS ?= -count=1 -timeout 15m
+
+# Libraries the C core links with.
+CSRC_LIBS ?= -lws2_32 -lmswsock -lntdll
+
+WINE_SHIM := $(BUILD)/bcryptprimitives.dll
+WINE_SHIM_INSTALLED := $(WINEPREFIX)/drive_c/windows/system32/bcryptprimitives.dll
+WINE_EXEC := $(BUILD)/bin/go_windows_amd64_exec
+WINE_STAMP := $(WINEPREFIX)/.poller-prefix-ready
+
+# Stops this prefix's wineserver; tolerant of there being none.
+WINE_STOP = if [ -n "$(WINESERVER)" ]; then WINEPREFIX=$(WINEPREFIX) $(WINESERVER) -k 2>/dev/null; fi; true
+# Appended to a recipe line: on failure, stop the wineserver, then fail.
+OR_WINE_STOP = || { st=$$?; $(WINE_STOP); exit $$st; }
+# $(call wine-run,COMMAND): show COMMAND, run it, and on failure stop the
+# wineserver and fail.
+wine-run = @echo '$(subst ','\'',$(1))'; $(1) $(OR_WINE_STOP)
+
+.PHONY: windows-deps wine-prefix test-windows test-windows-purego test-csrc \
+	demo-windows vet-windows wine-stop wine-clean
+
+windows-deps:
+	@missing=; \
+	command -v $(MINGW_CC) >/dev/null 2>&1 || missing="$$missing gcc-mingw-w64-x86-64"; \
+	[ -n "$(WINE)" ] && command -v "$(WINE)" >/dev/null 2>&1 || missing="$$missing wine64"; \
+	[ -z "$$missing" ] && exit 0; \
+	if [ "$$(id -u)" != 0 ]; then \
+		echo "windows-deps: not found: $(MINGW_CC) (Debian package gcc-mingw-w64-x86-64) and/or" \
+			"the Wine loader (/usr/lib/wine/wine64, Debian package wine64)." >&2; \
+		echo "windows-deps: install them as root:" \
+			"apt-get install -y --no-install-recommends$$missing" >&2; \
+		exit 1; \
+	fi; \
+	echo "windows-deps: installing$$missing"; \
+	export DEBIAN_FRONTEND=noninteractive; \
+	apt-get update -q </dev/null && \
+	apt-get install -y -q --no-install-recommends$$missing </dev/null || exit 1; \
+	command -v $(MINGW_CC) >/dev/null 2>&1 || { echo "windows-deps: $(MINGW_CC) still not found" >&2; exit 1; }; \
+	[ -x /usr/lib/wine/wine64 ] || command -v wine64 >/dev/null 2>&1 || command -v wine >/dev/null 2>&1 || \
+		{ echo "windows-deps: Wine still not found" >&2; exit 1; }
+
+# Go >= 1.22 needs bcryptprimitives.dll!ProcessPrng, which Wine 8 lacks.
+$(WINE_SHIM): csrc/bcryptprimitives.c | windows-deps
+	@mkdir -p $(@D)
+	$(MINGW_CC) -O2 -Wall -Wextra -shared -s -o $@ $< -ladvapi32
+
+# Go loads it from system32 only; it goes in before the prefix is first
+# created, and creating the prefix keeps it.
+$(WINE_SHIM_INSTALLED): $(WINE_SHIM)
+	@mkdir -p $(@D)
+	cp $< $@
+
+$(WINE_EXEC): csrc/go_windows_amd64_exec
+	@mkdir -p $(@D)
+	cp $< $@
+	chmod 755 $@
+
+# Create the prefix once (about 10 s). No display, no stdin; mscoree/mshtml
+# disabled so Wine does not offer to install Mono/Gecko. The one line
+# "...syswow64\rundll32.exe ... c0000135" it may print is harmless (no 32-bit
+# Wine installed). wineserver -w waits until the prefix is written out.
+$(WINE_STAMP): | $(WINE_SHIM_INSTALLED) windows-deps
+	@echo "wine-prefix: creating $(WINEPREFIX)"
+	env -u DISPLAY -u WAYLAND_DISPLAY WINEPREFIX=$(WINEPREFIX) WINEARCH=win64 WINEDEBUG=-all \
+		WINEDLLOVERRIDES="mscoree,mshtml=" $(WINE) wineboot -i </dev/null
+	WINEPREFIX=$(WINEPREFIX) $(WINESERVER) -w
+	@cmp -s $(WINE_SHIM) $(WINE_SHIM_INSTALLED) || \
+		{ echo "wine-prefix: $(WINE_SHIM_INSTALLED) lost during prefix creation" >&2; exit 1; }
+	@touch $@
+
+wine-prefix: $(WINE_STAMP) $(WINE_SHIM_INSTALLED) $(WINE_EXEC)
+
+test-windows: wine-prefix
+	$(call wine-run,$(WINENV) $(GO) test $(WINDOWS_TESTFLAGS) $(WINDOWS_PKGS))
+	$(call wine-run,$(WINENV) $(GO) test -race $(WINDOWS_TESTFLAGS) $(WINDOWS_PKGS))
+	@$(TEST_CSRC) $(OR_WINE_STOP)
+	@$(WINE_STOP)
+
+test-windows-purego: wine-prefix
+	$(call wine-run,$(WINENV) CGO_ENABLED=0 $(GO) test $(WINDOWS_TESTFLAGS) $(WINDOWS_PKGS))
+	@$(WINE_STOP)
+
+# The C core's test. If core_test.c #includes iocp.c itself, it is compiled
+# alone; otherwise together with iocp.c (whose //go:build line is a C comment).
+TEST_CSRC = srcs="csrc/core_test.c iocp.c"; \
+	if grep -Eq '^[[:space:]]*\#[[:space:]]*include[[:space:]]*"(\.\./)?iocp\.c"' csrc/core_test.c; then \
+		srcs=csrc/core_test.c; fi; \
+	echo "$(MINGW_CC) -O2 -Wall -Wextra -I. -o $(BUILD)/core_test.exe $$srcs $(CSRC_LIBS)"; \
+	$(MINGW_CC) -O2 -Wall -Wextra -I. -o $(BUILD)/core_test.exe $$srcs $(CSRC_LIBS) && \
+	echo "$(WINE_EXEC) $(BUILD)/core_test.exe" && \
+	WINEPREFIX=$(WINEPREFIX) WINE=$(WINE) WINESERVER=$(WINESERVER) $(WINE_EXEC) $(BUILD)/core_test.exe
+
+test-csrc: wine-prefix
+	@$(TEST_CSRC) $(OR_WINE_STOP)
+	@$(WINE_STOP)
+
+demo-windows: wine-prefix
+	$(call wine-run,$(WINENV) $(GO) run ./examples/delay)
+	@$(WINE_STOP)
+
+vet-windows: windows-deps
+	GOOS=windows GOARCH=amd64 CGO_ENABLED=1 CC=$(MINGW_CC) $(GO) vet ./...
+	GOOS=windows GOARCH=amd64 CGO_ENABLED=0 $(GO) vet ./...
+
+wine-stop:
+	@$(WINE_STOP)
+
+wine-clean: wine-stop
+	rm -rf $(WINEPREFIX)
