@@ -7,13 +7,16 @@
 #   windows-deps         install mingw-w64 and Wine if missing (as root), else explain
 #   wine-prefix          build the ProcessPrng shim DLL, install it and the
 #                        go_windows_amd64_exec wrapper, create the prefix once
-#   test-windows         go test (cgo), go test -race (cgo), test-csrc, under Wine
+#   test-windows         go test (cgo), go test -race (cgo) with the C core and with
+#                        the pure-Go core, go test with CGO_ENABLED=0 (pure-Go
+#                        core), test-csrc, under Wine
 #   test-windows-purego  go test with CGO_ENABLED=0, under Wine
 #   test-csrc            the C core's own test (csrc/core_test.c), under Wine
 #   demo-windows         go run ./examples/delay under Wine
 #   vet-windows          go vet for windows/amd64, cgo on and off
 #   wine-stop            stop this prefix's wineserver (never anyone else's)
 #   wine-clean           stop it and delete the prefix (~700 MB)
+#   bench-windows        both Windows cores' crossings into BENCHMARKS.md (end of file)
 
 MINGW_CC ?= x86_64-w64-mingw32-gcc
 
@@ -110,6 +113,8 @@ wine-prefix: $(WINE_STAMP) $(WINE_SHIM_INSTALLED) $(WINE_EXEC)
 test-windows: wine-prefix
 	$(call wine-run,$(WINENV) $(GO) test $(WINDOWS_TESTFLAGS) $(WINDOWS_PKGS))
 	$(call wine-run,$(WINENV) $(GO) test -race $(WINDOWS_TESTFLAGS) $(WINDOWS_PKGS))
+	$(call wine-run,$(WINENV) POLLER_CORE=go $(GO) test -race $(WINDOWS_TESTFLAGS) $(WINDOWS_PKGS))
+	$(call wine-run,$(WINENV) CGO_ENABLED=0 $(GO) test $(WINDOWS_TESTFLAGS) $(WINDOWS_PKGS))
 	@$(TEST_CSRC) $(OR_WINE_STOP)
 	@$(WINE_STOP)
 
@@ -144,3 +149,20 @@ wine-stop:
 
 wine-clean: wine-stop
 	rm -rf $(WINEPREFIX)
+
+# ---------------------------------------------------------------------------
+# bench-windows: the two Windows cores side by side (the C core, iocp.c, and
+# the pure-Go core, core_go_windows.go). Runs BenchmarkCores
+# (bench_windows_test.go) under Wine in one cgo binary holding both cores:
+# Go-to-OS crossings per Wait, per event and per Read-until-ErrWouldBlock at
+# 1, 64 and 1,024 ready sockets, plus ns per event (Wine smoke figures).
+# It rewrites the "Windows cores" section of BENCHMARKS.md, between
+# <!-- windows:begin --> and <!-- windows:end -->, and nothing else.
+
+WINDOWS_BENCHFLAGS ?= -benchtime 20x
+
+.PHONY: bench-windows
+
+bench-windows: wine-prefix
+	$(call wine-run,$(WINENV) POLLER_BENCH_MD=BENCHMARKS.md $(GO) test -count=1 -run '^$$' -bench '^BenchmarkCores$$' $(WINDOWS_BENCHFLAGS) .)
+	@$(WINE_STOP)
