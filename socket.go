@@ -26,8 +26,12 @@ func newSocket(fd uintptr) *socket {
 	return &socket{fd: fd}
 }
 
-// acquire takes a reference, or fails once the socket is closed.
+// acquire takes a reference, or fails once the socket is closed. A nil
+// socket (the zero TCPStream, TCPListener or UDPSocket) has no handle.
 func (s *socket) acquire() error {
+	if s == nil {
+		return ErrNilSource
+	}
 	for {
 		old := s.state.Load()
 		if old&closedBit != 0 {
