@@ -226,6 +226,8 @@ type registration struct {
 
 // Poll is an event queue. Create it with New; one goroutine at a time waits
 // on it with Wait, any goroutine registers sources through its Registry.
+// A Poll not made by New (the zero Poll, a nil *Poll) is closed: its
+// methods and its Registry's return net.ErrClosed.
 type Poll struct {
 	registry Registry
 	sys      sysPoll
@@ -249,7 +251,15 @@ func New() (*Poll, error) {
 
 // Registry returns the Poll's registry. It stays valid (and returns
 // net.ErrClosed) after Close.
-func (p *Poll) Registry() *Registry { return &p.registry }
+func (p *Poll) Registry() *Registry {
+	if p == nil {
+		return nil
+	}
+	return &p.registry
+}
+
+// opened reports whether p was made by New.
+func (p *Poll) opened() bool { return p != nil && p.registry.p == p }
 
 // Wait fills events with the events that are ready, waiting at most timeout
 // for the first one (a negative timeout waits without limit). It returns nil
@@ -271,6 +281,9 @@ func (p *Poll) Wait(events *Events, timeout time.Duration) error {
 }
 
 func (p *Poll) beginWait() error {
+	if !p.opened() {
+		return errClosed
+	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.closed {
@@ -349,6 +362,9 @@ func timeoutMillis(d time.Duration) int {
 // the OS resources are released before Close returns. Closing twice returns
 // net.ErrClosed.
 func (p *Poll) Close() error {
+	if !p.opened() {
+		return errClosed
+	}
 	p.mu.Lock()
 	if p.closed {
 		p.mu.Unlock()
@@ -367,7 +383,9 @@ func (p *Poll) Close() error {
 }
 
 // Registry registers sources with its Poll. Its methods are safe for
-// concurrent use, also while another goroutine is blocked in Wait.
+// concurrent use, also while another goroutine is blocked in Wait. A
+// Registry not obtained from a Poll made by New (a nil or zero Registry)
+// is closed.
 type Registry struct {
 	p        *Poll
 	mu       sync.Mutex
@@ -382,6 +400,9 @@ type Registry struct {
 // Register asks for events of the given interest on src, reported with
 // token. A source can be registered with one Poll once; see Reregister.
 func (r *Registry) Register(src Source, token Token, interest Interest) error {
+	if !r.opened() {
+		return errClosed
+	}
 	if err := validInterest(interest); err != nil {
 		return err
 	}
@@ -418,6 +439,9 @@ func (r *Registry) Register(src Source, token Token, interest Interest) error {
 // Reregister replaces the token and interest of a registered source. The
 // source is polled afresh for the new interest, as after a Register.
 func (r *Registry) Reregister(src Source, token Token, interest Interest) error {
+	if !r.opened() {
+		return errClosed
+	}
 	if err := validInterest(interest); err != nil {
 		return err
 	}
@@ -443,6 +467,9 @@ func (r *Registry) Reregister(src Source, token Token, interest Interest) error 
 
 // Deregister stops events for src. Once it returns, no Wait reports src.
 func (r *Registry) Deregister(src Source) error {
+	if !r.opened() {
+		return errClosed
+	}
 	h, s, err := sourceOf(src)
 	if err != nil {
 		return err
@@ -456,6 +483,9 @@ func (r *Registry) Deregister(src Source) error {
 	}
 	return r.removeLocked(reg)
 }
+
+// opened reports whether r belongs to a Poll made by New.
+func (r *Registry) opened() bool { return r != nil && r.p != nil }
 
 func (r *Registry) lookupLocked(h uintptr, s *socket) (*registration, error) {
 	if r.closed {

@@ -4,6 +4,7 @@ package poller
 
 import (
 	"errors"
+	"net"
 	"testing"
 )
 
@@ -29,5 +30,34 @@ func TestZeroSocketsReturnErrNilSource(t *testing.T) {
 	}
 	if s.LocalAddr() != nil || u.LocalAddr() != nil {
 		t.Errorf("LocalAddr of a zero value: %v, %v", s.LocalAddr(), u.LocalAddr())
+	}
+}
+
+// epoll_wait on it, and on Windows every method dereferenced a nil core.
+func TestZeroAndNilPollAreClosed(t *testing.T) {
+	for name, p := range map[string]*Poll{"zero": new(Poll), "nil": nil} {
+		s, _ := streamPair(t)
+		r := p.Registry()
+		for op, err := range map[string]error{
+			"Wait":       p.Wait(NewEvents(1), 0),
+			"Register":   r.Register(s, 1, Readable),
+			"Reregister": r.Reregister(s, 1, Readable),
+			"Deregister": r.Deregister(s),
+			"Close":      p.Close(),
+		} {
+			if !errors.Is(err, net.ErrClosed) {
+				t.Errorf("%s Poll: %s = %v, want net.ErrClosed", name, op, err)
+			}
+		}
+		if _, err := NewWaker(r, 1); !errors.Is(err, ErrNilSource) {
+			t.Errorf("%s Poll: NewWaker = %v, want ErrNilSource", name, err)
+		}
+		// The stream is untouched: it still registers with a real Poll.
+		if err := newPoll(t).Registry().Register(s, 1, Readable); err != nil {
+			t.Errorf("%s Poll: stream unusable afterwards: %v", name, err)
+		}
+	}
+	if err := new(Registry).Register(nil, 1, Readable); !errors.Is(err, net.ErrClosed) {
+		t.Errorf("zero Registry: Register = %v, want net.ErrClosed", err)
 	}
 }
