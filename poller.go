@@ -350,7 +350,10 @@ func timeoutMillis(d time.Duration) int {
 	if d < 0 {
 		return -1
 	}
-	ms := (d + time.Millisecond - 1) / time.Millisecond
+	ms := d / time.Millisecond // rounded up without overflowing near MaxInt64
+	if d%time.Millisecond != 0 {
+		ms++
+	}
 	if ms > maxWaitMillis {
 		return maxWaitMillis
 	}

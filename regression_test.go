@@ -4,8 +4,10 @@ package poller
 
 import (
 	"errors"
+	"math"
 	"net"
 	"testing"
+	"time"
 )
 
 // handle: its methods return ErrNilSource instead of dereferencing nil.
@@ -59,5 +61,19 @@ func TestZeroAndNilPollAreClosed(t *testing.T) {
 	}
 	if err := new(Registry).Register(nil, 1, Readable); !errors.Is(err, net.ErrClosed) {
 		t.Errorf("zero Registry: Register = %v, want net.ErrClosed", err)
+	}
+}
+
+// uint32 conversion could make it 0 and spin).
+func TestHugeTimeoutDoesNotOverflow(t *testing.T) {
+	for _, d := range []time.Duration{math.MaxInt64, math.MaxInt64 - 500000, math.MaxInt64 - time.Millisecond + 1, 1<<63 - 1<<40} {
+		if got := timeoutMillis(d); got != maxWaitMillis {
+			t.Errorf("timeoutMillis(%d) = %d, want %d", d, got, maxWaitMillis)
+		}
+	}
+	for d, want := range map[time.Duration]int{1: 1, time.Millisecond: 1, time.Millisecond + 1: 2, 2*time.Millisecond - 1: 2} {
+		if got := timeoutMillis(d); got != want {
+			t.Errorf("timeoutMillis(%v) = %d, want %d", d, got, want)
+		}
 	}
 }
