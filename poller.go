@@ -588,7 +588,13 @@ func (r *Registry) translate(events *Events, n int) {
 			continue
 		}
 		if reg := r.lookupKeyLocked(key); reg != nil {
-			events.push(Event{token: reg.token, flags: flags})
+			// Directions outside the interest are dropped (epoll reports
+			// a peer's close as readable to a Writable-only registration;
+			// flagReadable and flagWritable equal Readable and Writable);
+			// a record left with nothing to say is not an event.
+			if flags &^= uint8(allInterests &^ reg.interest); flags != 0 {
+				events.push(Event{token: reg.token, flags: flags})
+			}
 		}
 	}
 	if woken {

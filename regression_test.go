@@ -77,3 +77,31 @@ func TestHugeTimeoutDoesNotOverflow(t *testing.T) {
 		}
 	}
 }
+
+// registration for Writable only.
+func TestNoDirectionOutsideInterest(t *testing.T) {
+	for _, reset := range []bool{false, true} {
+		p := newPoll(t)
+		s, peer := streamPair(t)
+		if err := p.Registry().Register(s, 1, Writable); err != nil {
+			t.Fatal(err)
+		}
+		events := NewEvents(8)
+		waitEvent(t, p, events, 1, writable)
+		if reset {
+			peer.(*net.TCPConn).SetLinger(0)
+		}
+		peer.Close()
+		deadline := time.Now().Add(quiet)
+		for time.Now().Before(deadline) {
+			if err := p.Wait(events, time.Until(deadline)); err != nil {
+				t.Fatal(err)
+			}
+			for ev := range events.All() {
+				if ev.IsReadable() {
+					t.Fatalf("reset=%v: event %v for a Writable-only registration", reset, ev)
+				}
+			}
+		}
+	}
+}
