@@ -1,6 +1,7 @@
 package poller
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"syscall"
@@ -15,13 +16,13 @@ func resolve(network, address string) (ip net.IP, port int, zone string, family 
 	case "tcp", "tcp4", "tcp6":
 		a, e := net.ResolveTCPAddr(network, address)
 		if e != nil {
-			return nil, 0, "", 0, e
+			return nil, 0, "", 0, addrError(e)
 		}
 		ip, port, zone = a.IP, a.Port, a.Zone
 	case "udp", "udp4", "udp6":
 		a, e := net.ResolveUDPAddr(network, address)
 		if e != nil {
-			return nil, 0, "", 0, e
+			return nil, 0, "", 0, addrError(e)
 		}
 		ip, port, zone = a.IP, a.Port, a.Zone
 	default:
@@ -32,6 +33,17 @@ func resolve(network, address string) (ip net.IP, port int, zone string, family 
 		family = syscall.AF_INET6
 	}
 	return ip, port, zone, family, nil
+}
+
+// addrError makes a malformed address, or one of the wrong family for the
+// network (net.AddrError), match ErrInvalidAddress too; a failed name lookup
+// stays as it is.
+func addrError(err error) error {
+	var ae *net.AddrError
+	if errors.As(err, &ae) {
+		return fmt.Errorf("%w: %w", ErrInvalidAddress, err)
+	}
+	return err
 }
 
 // toSockaddr builds the OS address for ip:port in the given family.

@@ -10,6 +10,7 @@ import (
 	"time"
 )
 
+// The zero value of a socket type (not made by Listen or Dial) has no
 // handle: its methods return ErrNilSource instead of dereferencing nil.
 func TestZeroSocketsReturnErrNilSource(t *testing.T) {
 	buf := make([]byte, 4)
@@ -35,6 +36,8 @@ func TestZeroSocketsReturnErrNilSource(t *testing.T) {
 	}
 }
 
+// A Poll not made by New (zero or nil) behaves as a closed one. Before the
+// fix, Close of a zero Poll on Linux closed descriptor 0 (twice), Wait ran
 // epoll_wait on it, and on Windows every method dereferenced a nil core.
 func TestZeroAndNilPollAreClosed(t *testing.T) {
 	for name, p := range map[string]*Poll{"zero": new(Poll), "nil": nil} {
@@ -64,6 +67,8 @@ func TestZeroAndNilPollAreClosed(t *testing.T) {
 	}
 }
 
+// Timeouts near math.MaxInt64 overflowed while being rounded up to the next
+// millisecond: the OS was handed a negative or arbitrary wait (Wine's
 // uint32 conversion could make it 0 and spin).
 func TestHugeTimeoutDoesNotOverflow(t *testing.T) {
 	for _, d := range []time.Duration{math.MaxInt64, math.MaxInt64 - 500000, math.MaxInt64 - time.Millisecond + 1, 1<<63 - 1<<40} {
@@ -78,6 +83,8 @@ func TestHugeTimeoutDoesNotOverflow(t *testing.T) {
 	}
 }
 
+// An event never names a direction outside the registration's interest.
+// epoll reported a peer's close (EPOLLRDHUP, EPOLLHUP) as Readable to a
 // registration for Writable only.
 func TestNoDirectionOutsideInterest(t *testing.T) {
 	for _, reset := range []bool{false, true} {
@@ -102,6 +109,24 @@ func TestNoDirectionOutsideInterest(t *testing.T) {
 					t.Fatalf("reset=%v: event %v for a Writable-only registration", reset, ev)
 				}
 			}
+		}
+	}
+}
+
+// An address of the wrong family for the network, or a malformed one, is
+// the ErrInvalidAddress the doc promises (it was only net's AddrError).
+func TestMalformedAddressIsErrInvalidAddress(t *testing.T) {
+	_, e1 := ListenTCP("tcp4", "[::1]:0")
+	_, e2 := DialTCP("tcp4", "[::1]:80")
+	_, e3 := DialTCP("tcp", "127.0.0.1") // no port
+	_, e4 := ListenUDP("udp4", "[::1]:0")
+	for i, err := range []error{e1, e2, e3, e4} {
+		if !errors.Is(err, ErrInvalidAddress) {
+			t.Errorf("case %d: %v, want ErrInvalidAddress", i+1, err)
+		}
+		var ae *net.AddrError
+		if !errors.As(err, &ae) {
+			t.Errorf("case %d: %v no longer carries net's AddrError", i+1, err)
 		}
 	}
 }
