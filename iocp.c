@@ -41,12 +41,10 @@
  * GetQueuedCompletionStatusEx.
  */
 
-#include "iocp.h"
+#include "iocp_int.h"
 
-#include <stddef.h>
+#include <malloc.h>
 #include <stdlib.h>
-#include <winsock2.h>
-#include <windows.h>
 
 _Static_assert(sizeof(ULONG_PTR) == 8,
 	       "iocp.c needs 64-bit completion keys (IOCP_WAKE_KEY_BIT)");
@@ -132,9 +130,6 @@ typedef struct afd_poll_info {
 #define SIO_BSP_HANDLE_POLL _WSAIOR(IOC_WS2, 29)
 #endif
 
-#define container_of(ptr, type, member) \
-	((type *)((char *)(ptr) - offsetof(type, member)))
-
 /* ---- types ---- */
 
 #define DIRECTIONS (IOCP_READABLE | IOCP_WRITABLE)
@@ -153,6 +148,7 @@ typedef struct helper {
 } helper;
 
 struct iocp_sock {
+	uint32_t engine; /* IOCP_ENGINE_AFD; first in every state (ENGINE_OF) */
 	/* The poll's IO_STATUS_BLOCK, also its completion context: the packet's
 	 * lpOverlapped points here. The kernel's while status != POLL_IDLE. */
 	nt_iosb iosb;
@@ -170,35 +166,46 @@ struct iocp_sock {
 	unsigned char dead;
 };
 
-struct iocp_port {
-	HANDLE iocp;
-	SRWLOCK lock;
-	helper *helpers;
-	iocp_sock *socks; /* every state not yet freed, deleted ones too */
-	size_t in_flight; /* states not POLL_IDLE = packets owed to us */
-};
+/* struct iocp_port is in iocp_int.h: both engines use it. */
 
 /* ---- allocation accounting ---- */
 
-static volatile LONG64 live_allocs;
+static volatile LONG64 live_allocs, live_bytes, syscalls;
 
 static void *alloc_counted(size_t size)
 {
 	void *p = calloc(1, size);
-	if (p != NULL)
+	if (p != NULL) {
 		InterlockedIncrement64(&live_allocs);
+		InterlockedExchangeAdd64(&live_bytes, (LONG64)_msize(p));
+	}
 	return p;
 }
 
 static void free_counted(void *p)
 {
+	InterlockedExchangeAdd64(&live_bytes, -(LONG64)_msize(p));
 	free(p);
 	InterlockedDecrement64(&live_allocs);
 }
 
+void *iocp_alloc(size_t size) { return alloc_counted(size); }
+void iocp_free(void *p) { free_counted(p); }
+void iocp_count_syscall(void) { InterlockedIncrement64(&syscalls); }
+
 int64_t iocp_live_allocs(void)
 {
 	return InterlockedCompareExchange64(&live_allocs, 0, 0);
+}
+
+int64_t iocp_live_bytes(void)
+{
+	return InterlockedCompareExchange64(&live_bytes, 0, 0);
+}
+
+uint64_t iocp_syscalls(void)
+{
+	return (uint64_t)InterlockedCompareExchange64(&syscalls, 0, 0);
 }
 
 static int nt_error(NTSTATUS status)
@@ -302,22 +309,35 @@ found:
 
 /* ---- socket states ---- */
 
+/* iocp_test_switches' fail_base_query. */
+static volatile LONG test_base_error;
+
+/* 0 when s is a socket, else the error. Wine answers SIO_BASE_HANDLE without
+ * looking at the handle, and an AFD poll naming a handle that is not a
+ * socket (say a closed socket's number, reused for one of our helpers)
+ * kills Wine 8's wineserver. So base_socket's callers check this first. */
+static int is_socket(SOCKET s)
+{
+	int type, len = sizeof type;
+
+	if (getsockopt(s, SOL_SOCKET, SO_TYPE, (char *)&type, &len) != 0)
+		return WSAGetLastError();
+	return 0;
+}
+
+/* The base socket under s (s itself without layered providers). Fails when
+ * a layered provider hides it: then the overlapped engine takes s. */
 static int base_socket(SOCKET s, SOCKET *base_out)
 {
 	static const DWORD ioctls[] = {SIO_BASE_HANDLE, SIO_BSP_HANDLE_POLL,
 				       SIO_BSP_HANDLE_SELECT};
 	SOCKET base;
 	DWORD bytes;
-	int type, len = sizeof type;
 	int err = WSAENOTSOCK;
 	size_t i;
 
-	/* Wine answers SIO_BASE_HANDLE without looking at the handle, and an
-	 * AFD poll naming a handle that is not a socket (say a closed socket's
-	 * number, reused for one of our helpers) kills Wine 8's wineserver.
-	 * So check first that the handle is a socket. */
-	if (getsockopt(s, SOL_SOCKET, SO_TYPE, (char *)&type, &len) != 0)
-		return WSAGetLastError();
+	if (test_base_error != 0)
+		return test_base_error;
 
 	/* A layered service provider may hide the base socket from
 	 * SIO_BASE_HANDLE; the BSP ioctls still reach it. */
@@ -380,6 +400,7 @@ static NTSTATUS sock_submit(iocp_port *port, iocp_sock *s, ULONG events)
 	s->iosb.Status = NT_STATUS_PENDING;
 	s->iosb.Information = 0;
 
+	iocp_count_syscall();
 	status = NtDeviceIoControlFile(s->helper->afd, NULL, NULL, &s->iosb,
 				       &s->iosb, IOCTL_AFD_POLL, &s->info,
 				       sizeof s->info, &s->info,
@@ -396,8 +417,10 @@ static void sock_cancel(iocp_sock *s)
 {
 	nt_iosb cancel_iosb;
 
-	if (*(volatile NTSTATUS *)&s->iosb.Status == NT_STATUS_PENDING)
+	if (*(volatile NTSTATUS *)&s->iosb.Status == NT_STATUS_PENDING) {
+		iocp_count_syscall();
 		NtCancelIoFileEx(s->helper->afd, &s->iosb, &cancel_iosb);
+	}
 	s->status = POLL_CANCELLED;
 }
 
@@ -432,6 +455,7 @@ static void sock_update_or_report(iocp_port *port, iocp_sock *s)
 	if (!NT_IS_ERROR(status) || s->dead)
 		return;
 	s->iosb.Status = status;
+	iocp_count_syscall();
 	if (PostQueuedCompletionStatus(port->iocp, 0, 0,
 				       (OVERLAPPED *)&s->iosb))
 		sock_set_in_flight(port, s, 0);
@@ -439,6 +463,10 @@ static void sock_update_or_report(iocp_port *port, iocp_sock *s)
 
 static void sock_rearm(iocp_port *port, iocp_sock *s, uint32_t bits)
 {
+	if (s->engine == IOCP_ENGINE_OVERLAPPED) {
+		ovl_rearm(port, (ovl_sock *)s, bits);
+		return;
+	}
 	s->reported &= ~(bits & DIRECTIONS);
 	sock_update_or_report(port, s);
 }
@@ -510,6 +538,10 @@ static int port_dispatch(iocp_port *port, const OVERLAPPED_ENTRY *e,
 	}
 	if (e->lpOverlapped == NULL)
 		return 0;
+	if (key == OVL_KEY) {
+		ovl_dispatch(port, e); /* its records come from ovl_emit */
+		return 0;
+	}
 	s = container_of(e->lpOverlapped, iocp_sock, iosb);
 	if (s->status == POLL_IDLE)
 		return 0; /* owes nothing: not one of our packets */
@@ -531,6 +563,7 @@ static int port_drain(iocp_port *port)
 	iocp_sock *s;
 
 	while (port->in_flight > 0) {
+		iocp_count_syscall();
 		if (!GetQueuedCompletionStatusEx(port->iocp, entries,
 						 WAIT_BATCH, &n, INFINITE,
 						 FALSE))
@@ -539,6 +572,10 @@ static int port_drain(iocp_port *port)
 			if ((entries[i].lpCompletionKey & IOCP_WAKE_KEY_BIT) ||
 			    entries[i].lpOverlapped == NULL)
 				continue;
+			if (entries[i].lpCompletionKey == OVL_KEY) {
+				ovl_drain_one(port, &entries[i]);
+				continue;
+			}
 			s = container_of(entries[i].lpOverlapped, iocp_sock,
 					 iosb);
 			if (s->status == POLL_IDLE)
@@ -587,6 +624,7 @@ int iocp_port_close(uintptr_t port_handle)
 	for (s = port->socks; s != NULL; s = s->next)
 		if (s->status == POLL_PENDING)
 			sock_cancel(s);
+	ovl_cancel_all(port);
 	ReleaseSRWLockExclusive(&port->lock);
 
 	/* Until every owed packet is in, the kernel may still write into the
@@ -597,6 +635,7 @@ int iocp_port_close(uintptr_t port_handle)
 
 	while (port->socks != NULL)
 		sock_free(port, port->socks);
+	ovl_free_all(port);
 	while ((h = port->helpers) != NULL) {
 		port->helpers = h->next;
 		CloseHandle(h->afd);
@@ -608,20 +647,58 @@ int iocp_port_close(uintptr_t port_handle)
 	return 0;
 }
 
+int iocp_engine_for(uintptr_t socket)
+{
+	SOCKET base;
+	int err = is_socket((SOCKET)socket);
+
+	if (err != 0)
+		return -err;
+	return base_socket((SOCKET)socket, &base) == 0
+		       ? (int)IOCP_ENGINE_AFD
+		       : (int)IOCP_ENGINE_OVERLAPPED;
+}
+
+void iocp_test_switches(int fail_base_query, int skip_mode)
+{
+	InterlockedExchange(&test_base_error, fail_base_query);
+	InterlockedExchange(&ovl_test_skip_mode, skip_mode);
+}
+
 int iocp_sock_add(uintptr_t port_handle, uintptr_t socket, uint64_t id,
 		  uint32_t interest, uintptr_t *sock_out)
+{
+	uint32_t engine;
+
+	return iocp_sock_add_ex(port_handle, socket, id, interest, 0, NULL, 0,
+				sock_out, &engine);
+}
+
+int iocp_sock_add_ex(uintptr_t port_handle, uintptr_t socket, uint64_t id,
+		     uint32_t interest, uint32_t flags, const void *connect_addr,
+		     int connect_addr_len, uintptr_t *sock_out,
+		     uint32_t *engine_out)
 {
 	iocp_port *port = (iocp_port *)port_handle;
 	iocp_sock *s;
 	SOCKET base = INVALID_SOCKET;
 	int err;
 
-	err = base_socket((SOCKET)socket, &base);
+	err = is_socket((SOCKET)socket);
 	if (err != 0)
 		return err;
+	/* The engine: AFD when it can see the base socket, unless told
+	 * otherwise; the overlapped engine when the query fails. */
+	if ((flags & IOCP_ADD_OVERLAPPED) || connect_addr != NULL ||
+	    base_socket((SOCKET)socket, &base) != 0)
+		return ovl_add(port, (SOCKET)socket, id, interest, flags,
+			       connect_addr, connect_addr_len, sock_out,
+			       engine_out);
+	*engine_out = IOCP_ENGINE_AFD;
 	s = alloc_counted(sizeof *s);
 	if (s == NULL)
 		return ERROR_NOT_ENOUGH_MEMORY;
+	s->engine = IOCP_ENGINE_AFD;
 	s->base = base;
 	s->id = id;
 	s->interest = interest & DIRECTIONS;
@@ -651,6 +728,11 @@ int iocp_sock_modify(uintptr_t port_handle, uintptr_t sock, uint64_t id,
 	int err;
 
 	AcquireSRWLockExclusive(&port->lock);
+	if (ENGINE_OF(sock) == IOCP_ENGINE_OVERLAPPED) {
+		err = ovl_modify(port, (ovl_sock *)sock, id, interest);
+		ReleaseSRWLockExclusive(&port->lock);
+		return err;
+	}
 	s->id = id;
 	s->interest = interest & DIRECTIONS;
 	s->reported = 0;
@@ -672,6 +754,10 @@ int iocp_sock_rearm(uintptr_t port_handle, uintptr_t sock, uint32_t bits)
 /* Hands s to C: freed now when idle, else when its packet is dequeued. */
 static void sock_delete(iocp_port *port, iocp_sock *s)
 {
+	if (s->engine == IOCP_ENGINE_OVERLAPPED) {
+		ovl_delete(port, (ovl_sock *)s);
+		return;
+	}
 	if (s->status == POLL_IDLE) {
 		sock_free(port, s);
 	} else {
@@ -696,49 +782,68 @@ int iocp_wait(uintptr_t port_handle, const iocp_rearm *rearms, int n_rearms,
 {
 	iocp_port *port = (iocp_port *)port_handle;
 	OVERLAPPED_ENTRY entries[WAIT_BATCH];
-	ULONG n, i;
-	int emitted = 0;
+	ULONG n = 0, i, max;
+	DWORD err = 0;
+	int emitted;
 
 	*n_out = 0;
 	if (cap <= 0 || n_rearms < 0)
 		return ERROR_INVALID_PARAMETER;
 
-	if (n_rearms > 0) {
-		AcquireSRWLockExclusive(&port->lock);
-		for (i = 0; i < (ULONG)n_rearms; i++) {
-			iocp_sock *s = (iocp_sock *)rearms[i].sock;
+	AcquireSRWLockExclusive(&port->lock);
+	for (i = 0; i < (ULONG)n_rearms; i++) {
+		iocp_sock *s = (iocp_sock *)rearms[i].sock;
 
-			if (rearms[i].bits & IOCP_REARM_DELETE)
-				sock_delete(port, s);
-			else
-				sock_rearm(port, s, rearms[i].bits);
-		}
-		ReleaseSRWLockExclusive(&port->lock);
+		if (rearms[i].bits & IOCP_REARM_DELETE)
+			sock_delete(port, s);
+		else
+			sock_rearm(port, s, rearms[i].bits);
 	}
+	/* Overlapped-engine states already ready are reported first; then
+	 * the dequeue only collects what is queued, without waiting. */
+	emitted = ovl_emit(port, out, cap);
+	if (emitted == cap) {
+		ReleaseSRWLockExclusive(&port->lock);
+		*n_out = emitted;
+		return 0;
+	}
+	if (emitted > 0)
+		timeout_ms = 0;
+	port->blocked = timeout_ms != 0;
+	ReleaseSRWLockExclusive(&port->lock);
 
-	/* One packet gives at most one record: dequeuing no more than cap
-	 * keeps the records within out, and leaves the rest queued. */
-	if (!GetQueuedCompletionStatusEx(port->iocp, entries,
-					 cap < WAIT_BATCH ? (ULONG)cap
-							  : WAIT_BATCH,
-					 &n, timeout_ms, FALSE)) {
-		DWORD err = GetLastError();
-		return err == WAIT_TIMEOUT ? 0 : (int)err;
+	/* One packet gives at most one record: dequeuing no more than the
+	 * room left keeps the records within out, and leaves the rest queued.
+	 * Overlapped-engine packets only mark states ready; ovl_emit below
+	 * writes what fits and keeps the rest for the next wait. */
+	max = (ULONG)(cap - emitted) < WAIT_BATCH ? (ULONG)(cap - emitted)
+						   : WAIT_BATCH;
+	iocp_count_syscall();
+	if (!GetQueuedCompletionStatusEx(port->iocp, entries, max, &n,
+					 timeout_ms, FALSE)) {
+		err = GetLastError();
+		n = 0;
 	}
 
 	AcquireSRWLockExclusive(&port->lock);
+	port->blocked = 0;
+	port->wake_posted = 0;
 	for (i = 0; i < n; i++)
 		emitted += port_dispatch(port, &entries[i], &out[emitted]);
+	emitted += ovl_emit(port, out + emitted, cap - emitted);
 	ReleaseSRWLockExclusive(&port->lock);
 
 	*n_out = emitted;
-	return 0;
+	/* A failed dequeue is reported only when there is nothing else to
+	 * report: records already taken off the ready list must reach Go. */
+	return err == 0 || err == WAIT_TIMEOUT || emitted > 0 ? 0 : (int)err;
 }
 
 int iocp_wake(uintptr_t port_handle, uint64_t id)
 {
 	iocp_port *port = (iocp_port *)port_handle;
 
+	iocp_count_syscall();
 	if (!PostQueuedCompletionStatus(port->iocp, 0,
 					(ULONG_PTR)(id | IOCP_WAKE_KEY_BIT),
 					NULL))

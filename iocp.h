@@ -106,6 +106,86 @@ int iocp_wait(uintptr_t port, const iocp_rearm *rearms, int n_rearms,
  * makes a blocked iocp_wait return. */
 int iocp_wake(uintptr_t port, uint64_t id);
 
+/* ---- The overlapped engine (iocp_ovl.c) ----
+ *
+ * A second engine for sockets AFD cannot poll (a non-IFS layered service
+ * provider hides the base socket from SIO_BASE_HANDLE and its fallbacks).
+ * Its sockets are bound to the port (once, forever) and readiness comes
+ * from overlapped operations: a zero-byte WSARecv (streams), WSARecvFrom
+ * into a C-owned datagram buffer (UDP), AcceptEx (listeners), ConnectEx
+ * (streams dialed with a deferred connect) and WSASend/WSASendTo from a
+ * C-owned send buffer. The handle from add is that engine's state; modify,
+ * rearm, delete, iocp_wait and iocp_port_close treat both engines alike.
+ * Data moves through the engine for its listeners and UDP sockets, and for
+ * writes: iocp_ovl_send, iocp_ovl_recvfrom, iocp_ovl_accept below. The
+ * caller keeps the state alive (not deleted, port not closed) across them.
+ */
+
+/* Engines, in *engine_out of iocp_sock_add_ex. */
+#define IOCP_ENGINE_AFD 0u
+#define IOCP_ENGINE_OVERLAPPED 1u
+/* Also in *engine_out: the socket has FILE_SKIP_COMPLETION_PORT_ON_SUCCESS
+ * (set when it was bound: only if its provider has IFS handles). */
+#define IOCP_ENGINE_SKIP 0x100u
+
+/* Flags of iocp_sock_add_ex. */
+#define IOCP_ADD_OVERLAPPED 0x1u /* use the overlapped engine, whatever AFD says */
+/* The socket may already be bound to this port by an earlier registration:
+ * if binding it fails, go on as bound (with IOCP_ADD_BOUND_SKIP: with
+ * skip-on-success set). Only for handles this port bound before. */
+#define IOCP_ADD_BOUND 0x2u
+#define IOCP_ADD_BOUND_SKIP 0x4u
+
+/* Returned by iocp_sock_add_ex when the overlapped engine cannot bind the
+ * socket: it is bound to another completion port (application error code:
+ * bit 29 set). */
+#define IOCP_E_BOUND_ELSEWHERE 0x20000001
+
+/* iocp_sock_add with an engine choice: AFD unless flags ask for the
+ * overlapped engine or the socket's base-handle query fails (then the
+ * overlapped engine, automatically). connect_addr (copied; may be NULL) is
+ * the peer of a stream whose connect was deferred: the overlapped engine
+ * starts it with ConnectEx (the socket must be bound). */
+int iocp_sock_add_ex(uintptr_t port, uintptr_t socket, uint64_t id,
+		     uint32_t interest, uint32_t flags, const void *connect_addr,
+		     int connect_addr_len, uintptr_t *sock_out,
+		     uint32_t *engine_out);
+
+/* The engine iocp_sock_add_ex would pick for socket without flags, or an
+ * error (WSAENOTSOCK...) as a negative number. */
+int iocp_engine_for(uintptr_t socket);
+
+/* Writes from buf through the state's C-owned send buffer (to: the
+ * datagram's address for UDP, else NULL). *n_out is what was accepted: the
+ * engine sends it whatever happens next, short of an error or a cancel by
+ * Close. Returns 0 (*n_out may be < len: a send is in flight, as for
+ * WSAEWOULDBLOCK), WSAEWOULDBLOCK (nothing accepted: a send or the connect
+ * is in flight; its completion is the next WRITABLE), or an error. */
+int iocp_ovl_send(uintptr_t port, uintptr_t sock, const void *buf, int len,
+		  const void *to, int to_len, int *n_out);
+/* Reads one datagram (truncated to len) and its sender. 0, WSAEWOULDBLOCK
+ * (the next datagram's completion is the next READABLE) or an error. */
+int iocp_ovl_recvfrom(uintptr_t port, uintptr_t sock, void *buf, int len,
+		      void *from, int *from_len, int *n_out);
+/* Takes one accepted connection (non-blocking, not inherited) and its
+ * peer's address. 0, WSAEWOULDBLOCK or an error. */
+int iocp_ovl_accept(uintptr_t port, uintptr_t sock, uintptr_t *socket_out,
+		    void *remote, int *remote_len);
+/* A deferred connect's status: 0 done (or none), WSAEWOULDBLOCK in flight,
+ * else its error, forgotten when take is non-zero. */
+int iocp_ovl_connect_status(uintptr_t port, uintptr_t sock, int take);
+
+/* Test switches, process-wide. fail_base_query: a non-zero error makes
+ * every base-handle query fail with it (as under a non-IFS LSP).
+ * skip_mode: -1 decide per socket (default), 0 never set
+ * FILE_SKIP_COMPLETION_PORT_ON_SUCCESS, 1 always. */
+void iocp_test_switches(int fail_base_query, int skip_mode);
+
+/* Bytes of C memory live in this core's allocations, process-wide, and the
+ * system calls (Winsock, IOCP, NT) the core has made, process-wide. */
+int64_t iocp_live_bytes(void);
+uint64_t iocp_syscalls(void);
+
 /* Number of live C allocations made by this core (ports, states, helpers),
  * process-wide: 0 once every port is closed. */
 int64_t iocp_live_allocs(void);

@@ -1,0 +1,937 @@
+//go:build windows && cgo
+
+/*
+ * iocp_ovl.c: the overlapped engine of the C core, for sockets AFD cannot
+ * poll (a non-IFS layered service provider hides the base socket). The
+ * socket itself is bound to the port (key OVL_KEY, once, forever) and its
+ * readiness is read off overlapped operations, as in the seed's chapter:
+ *
+ *   stream    READABLE: a zero-byte WSARecv completed (data, FIN or error;
+ *             a one-byte MSG_PEEK tells FIN apart: READ_CLOSED);
+ *             WRITABLE: connected and no WSASend in flight.
+ *   listener  READABLE: an AcceptEx into a pre-created socket completed;
+ *             the socket is held until iocp_ovl_accept takes it.
+ *   UDP       READABLE: a WSARecvFrom into a C-owned 64 KiB buffer
+ *             completed; the datagram is held until iocp_ovl_recvfrom
+ *             takes it (a zero-byte receive could discard a datagram);
+ *             WRITABLE: no WSASendTo in flight.
+ *   connect   a stream dialed with its connect deferred gets ConnectEx at
+ *             add: WRITABLE when it completes, with ERROR if it failed.
+ *   writes    iocp_ovl_send copies into a C-owned buffer (at most 64 KiB
+ *             at a time) and issues WSASend / WSASendTo from it.
+ *
+ * Operations. A state has two OVERLAPPED records, rd (WSARecv, WSARecvFrom
+ * or AcceptEx) and wr (ConnectEx, then WSASend or WSASendTo), each with at
+ * most one operation in flight:
+ *
+ *   IDLE --- issue: pending (WSA_IO_PENDING), or success without
+ *    ^       FILE_SKIP_COMPLETION_PORT_ON_SUCCESS ---> PENDING (packet owed)
+ *    |                                                   |
+ *    +------------ its packet dequeued -----------------+
+ *   IDLE --- issue: failed, or success with skip-on-success: no packet;
+ *            the result is handled at once, as a dequeued one would be.
+ *
+ *  - op.pending is set exactly when a packet is owed; port->in_flight
+ *    counts them. A pending OVERLAPPED (and the buffers its operation
+ *    names) is the kernel's: the state is never freed while either op is
+ *    pending. Each packet is handled exactly once, when dequeued (by
+ *    iocp_wait, or by iocp_port_close's drain).
+ *  - Skip-on-success is set only where safe: when the socket's provider has
+ *    IFS handles (a non-IFS provider may queue a packet anyway). Without
+ *    it, an operation that succeeds at once still queues its packet and is
+ *    handled only then: one result, never two.
+ *  - deleted: Go let go (iocp_sock_delete). The pending receive, accept or
+ *    connect is cancelled (CancelIoEx; its packet comes back with 995, or
+ *    676 under Wine); a send in flight is left to finish, so bytes Write
+ *    accepted are not dropped by Deregister (closing the socket aborts it).
+ *    The state is freed by whoever dequeues its last owed packet, or at once
+ *    when none is owed. After delete C never issues an operation on the
+ *    SOCKET nor calls Winsock on it: Go may close it at any time.
+ *
+ * Readiness, edge-triggered like the AFD engine: a direction is reported
+ * when its condition (above) holds, it is in the interest and not already
+ * reported; reported directions wait for a re-arm (Go hit WSAEWOULDBLOCK:
+ * the rearm list, iocp_sock_rearm, or iocp_ovl_* returning WSAEWOULDBLOCK,
+ * which re-arms by itself) or a modify. Records are not written where the
+ * condition changes but queued: the state goes on the port's ready list,
+ * which iocp_wait empties into its records before and after dequeuing (cap
+ * respected; what does not fit waits for the next wait). A state made ready
+ * outside iocp_wait while a wait is blocked posts one internal wake (id 0)
+ * so that the blocked wait returns with it.
+ *
+ * Locking: everything runs under the port lock, as the AFD engine does.
+ */
+
+#include "iocp_int.h"
+
+#include <mswsock.h>
+#include <string.h>
+#include <ws2tcpip.h>
+
+__declspec(dllimport) ULONG NTAPI RtlNtStatusToDosError(LONG status);
+
+#define DIRECTIONS (IOCP_READABLE | IOCP_WRITABLE)
+#define DGRAM_MAX 65536 /* the largest UDP datagram fits */
+#define SEND_MAX 65536	/* bytes one WSASend carries, at most */
+#define ACCEPT_ADDR_LEN (sizeof(struct sockaddr_in6) + 16)
+
+/* iocp_test_switches' skip_mode: -1 per socket, 0 never, 1 always. */
+volatile LONG ovl_test_skip_mode = -1;
+
+typedef enum op_kind {
+	OP_RECV,     /* zero-byte WSARecv */
+	OP_RECVFROM, /* WSARecvFrom into s->dgram */
+	OP_ACCEPT,   /* AcceptEx into s->accept_sock */
+	OP_CONNECT,  /* ConnectEx to s->waddr */
+	OP_SEND	     /* WSASend / WSASendTo of s->wbuf[woff:wlen] */
+} op_kind;
+
+typedef enum sock_kind { K_STREAM, K_LISTENER, K_DGRAM } sock_kind;
+
+typedef struct ovl_op {
+	OVERLAPPED ov; /* the kernel's while pending; the packet points here */
+	ovl_sock *s;
+	unsigned char kind; /* op_kind of the operation in flight or last */
+	unsigned char pending; /* one packet owed */
+} ovl_op;
+
+struct ovl_sock {
+	uint32_t engine; /* IOCP_ENGINE_OVERLAPPED; first, as in iocp_sock */
+	ovl_sock *prev, *next;	 /* port->ovl_socks */
+	ovl_sock *rprev, *rnext; /* port's ready list, when on_ready */
+	SOCKET sock;
+	uint64_t id;
+	uint32_t interest; /* IOCP_READABLE | IOCP_WRITABLE */
+	uint32_t reported; /* directions reported and not re-armed */
+	uint32_t ready;	   /* directions to report at the next emit */
+	uint32_t rd_hints; /* READ_CLOSED / WRITE_CLOSED / ERROR seen by rd */
+	uint32_t wr_hints; /* WRITE_CLOSED / ERROR seen by wr */
+	unsigned char kind; /* sock_kind */
+	unsigned char skip; /* FILE_SKIP_COMPLETION_PORT_ON_SUCCESS is set */
+	unsigned char deleted;
+	unsigned char on_ready;
+	unsigned char connecting; /* ConnectEx in flight */
+	unsigned char connected;  /* stream: reads and writes may be issued */
+	unsigned short family;
+
+	/* Read side. rd_done: the read side has a result Go has not taken:
+	 * stream, the zero-byte receive completed (until re-armed); listener,
+	 * an accepted socket (or rd_err) is held; UDP, a datagram (or rd_err)
+	 * is held. No receive is issued while it is set. */
+	ovl_op rd;
+	unsigned char rd_done;
+	int rd_err;
+	DWORD rd_bytes;
+	DWORD rd_flags;	     /* WSARecvFrom's flags: the kernel's while pending */
+	INT raddr_len;	     /* WSARecvFrom's from length: likewise */
+	SOCKADDR_STORAGE raddr; /* WSARecvFrom's sender: likewise */
+	char *dgram;	     /* UDP: DGRAM_MAX bytes, allocated at first use */
+	SOCKET accept_sock;  /* listener: AcceptEx's socket, in flight or held */
+	LPFN_ACCEPTEX acceptex;
+	char accept_buf[2 * ACCEPT_ADDR_LEN]; /* AcceptEx's addresses */
+
+	/* Write side. wbuf is allocated for a send and freed once nothing is
+	 * in flight: an idle state holds no send buffer. */
+	ovl_op wr;
+	int send_err;	 /* a send failed: every later send fails with it */
+	int connect_err; /* the deferred connect failed (until taken) */
+	char *wbuf;
+	DWORD wlen, woff;
+	SOCKADDR_STORAGE waddr; /* ConnectEx's peer, or the datagram's */
+	int waddr_len;
+};
+
+typedef enum issued { ISSUED_DONE, ISSUED_OWED, ISSUED_FAILED } issued;
+
+static void rd_complete(iocp_port *port, ovl_sock *s, int err, DWORD bytes);
+static void wr_complete(iocp_port *port, ovl_sock *s, int err, DWORD bytes);
+
+/* ---- helpers ---- */
+
+static int status_error(ULONG_PTR internal)
+{
+	LONG status = (LONG)(ULONG)internal;
+
+	return status >= 0 ? 0 : (int)RtlNtStatusToDosError(status);
+}
+
+static void op_reset(ovl_op *op, op_kind kind)
+{
+	memset(&op->ov, 0, sizeof op->ov);
+	op->kind = (unsigned char)kind;
+}
+
+/* What an issued operation left us: ok is the call's success, err its
+ * WSAGetLastError otherwise. A packet is owed when it is pending, or when
+ * it succeeded at once without skip-on-success. */
+static issued op_issued(iocp_port *port, ovl_sock *s, ovl_op *op, BOOL ok,
+			int err)
+{
+	if (ok ? !s->skip : err == WSA_IO_PENDING) {
+		op->pending = 1;
+		port->in_flight++;
+		return ISSUED_OWED;
+	}
+	return ok ? ISSUED_DONE : ISSUED_FAILED;
+}
+
+static void cancel_op(ovl_sock *s, ovl_op *op)
+{
+	/* Whatever CancelIoEx answers (ERROR_NOT_FOUND when the operation
+	 * just completed), the packet is still owed: op stays pending. */
+	if (op->pending) {
+		iocp_count_syscall();
+		CancelIoEx((HANDLE)s->sock, &op->ov);
+	}
+}
+
+static int want_skip(SOCKET sock)
+{
+	WSAPROTOCOL_INFOW info;
+	int len = sizeof info;
+	LONG mode = ovl_test_skip_mode;
+
+	if (mode >= 0)
+		return mode != 0;
+	iocp_count_syscall();
+	if (getsockopt(sock, SOL_SOCKET, SO_PROTOCOL_INFOW, (char *)&info,
+		       &len) != 0)
+		return 0;
+	return (info.dwServiceFlags1 & XP1_IFS_HANDLES) != 0;
+}
+
+static void set_nonblocking(SOCKET s)
+{
+	u_long on = 1;
+
+	iocp_count_syscall();
+	ioctlsocket(s, FIONBIO, &on);
+}
+
+/* ---- the ready list ---- */
+
+static void ready_unlink(iocp_port *port, ovl_sock *s)
+{
+	if (!s->on_ready)
+		return;
+	if (s->rprev != NULL)
+		s->rprev->rnext = s->rnext;
+	else
+		port->ready_head = s->rnext;
+	if (s->rnext != NULL)
+		s->rnext->rprev = s->rprev;
+	else
+		port->ready_tail = s->rprev;
+	s->rprev = s->rnext = NULL;
+	s->on_ready = 0;
+}
+
+static void ready_push(iocp_port *port, ovl_sock *s)
+{
+	if (!s->on_ready) {
+		s->rprev = port->ready_tail;
+		s->rnext = NULL;
+		if (port->ready_tail != NULL)
+			port->ready_tail->rnext = s;
+		else
+			port->ready_head = s;
+		port->ready_tail = s;
+		s->on_ready = 1;
+	}
+	if (port->blocked && !port->wake_posted) {
+		iocp_count_syscall();
+		if (PostQueuedCompletionStatus(port->iocp, 0,
+					       (ULONG_PTR)IOCP_WAKE_KEY_BIT,
+					       NULL))
+			port->wake_posted = 1;
+	}
+}
+
+int ovl_emit(iocp_port *port, iocp_event *out, int cap)
+{
+	int n = 0;
+	ovl_sock *s;
+
+	while (n < cap && (s = port->ready_head) != NULL) {
+		ready_unlink(port, s);
+		if (s->ready == 0)
+			continue;
+		out[n].id = s->id;
+		out[n].bits = s->ready | s->rd_hints | s->wr_hints;
+		out[n].reserved = 0;
+		s->ready = 0;
+		n++;
+	}
+	return n;
+}
+
+/* ---- readiness ---- */
+
+static uint32_t condition(const ovl_sock *s)
+{
+	uint32_t c = s->rd_done ? IOCP_READABLE : 0;
+
+	switch (s->kind) {
+	case K_STREAM:
+		if (!s->connecting && !s->wr.pending &&
+		    (s->connected || s->connect_err != 0))
+			c |= IOCP_WRITABLE;
+		break;
+	case K_DGRAM:
+		if (!s->wr.pending)
+			c |= IOCP_WRITABLE;
+		break;
+	}
+	return c;
+}
+
+/* Queues the directions that became reportable. */
+static void evaluate(iocp_port *port, ovl_sock *s)
+{
+	uint32_t fresh;
+
+	if (s->deleted)
+		return;
+	fresh = condition(s) & s->interest & ~s->reported;
+	if (fresh == 0)
+		return;
+	s->reported |= fresh;
+	s->ready |= fresh;
+	ready_push(port, s);
+}
+
+/* ---- the read side ---- */
+
+/* Issues the read side's operation when one is wanted and none is in
+ * flight or held. */
+static void rd_issue(iocp_port *port, ovl_sock *s)
+{
+	WSABUF buf;
+	DWORD bytes = 0, flags = 0;
+	BOOL ok;
+	int err = 0;
+	issued r;
+
+	if (s->deleted || s->rd.pending || s->rd_done ||
+	    !(s->interest & IOCP_READABLE))
+		return;
+	switch (s->kind) {
+	case K_STREAM:
+		/* Not before the connect is done; not while Go is reading
+		 * (reported, not re-armed). */
+		if (!s->connected || (s->reported & IOCP_READABLE))
+			return;
+		op_reset(&s->rd, OP_RECV);
+		buf.len = 0;
+		buf.buf = NULL;
+		iocp_count_syscall();
+		ok = WSARecv(s->sock, &buf, 1, &bytes, &flags, &s->rd.ov,
+			     NULL) == 0;
+		break;
+	case K_DGRAM:
+		if (s->dgram == NULL &&
+		    (s->dgram = iocp_alloc(DGRAM_MAX)) == NULL) {
+			rd_complete(port, s, ERROR_NOT_ENOUGH_MEMORY, 0);
+			return;
+		}
+		op_reset(&s->rd, OP_RECVFROM);
+		buf.len = DGRAM_MAX;
+		buf.buf = s->dgram;
+		s->rd_flags = 0;
+		s->raddr_len = sizeof s->raddr;
+		iocp_count_syscall();
+		ok = WSARecvFrom(s->sock, &buf, 1, &bytes, &s->rd_flags,
+				 (struct sockaddr *)&s->raddr, &s->raddr_len,
+				 &s->rd.ov, NULL) == 0;
+		break;
+	default: /* K_LISTENER */
+		if (s->accept_sock == INVALID_SOCKET) {
+			iocp_count_syscall();
+			s->accept_sock = WSASocketW(
+				s->family, SOCK_STREAM, IPPROTO_TCP, NULL, 0,
+				WSA_FLAG_OVERLAPPED |
+					WSA_FLAG_NO_HANDLE_INHERIT);
+			if (s->accept_sock == INVALID_SOCKET) {
+				rd_complete(port, s, WSAGetLastError(), 0);
+				return;
+			}
+		}
+		op_reset(&s->rd, OP_ACCEPT);
+		iocp_count_syscall();
+		ok = s->acceptex(s->sock, s->accept_sock, s->accept_buf, 0,
+				 ACCEPT_ADDR_LEN, ACCEPT_ADDR_LEN, &bytes,
+				 &s->rd.ov);
+		break;
+	}
+	if (!ok)
+		err = WSAGetLastError();
+	r = op_issued(port, s, &s->rd, ok, err);
+	if (r != ISSUED_OWED)
+		rd_complete(port, s, r == ISSUED_DONE ? 0 : err, bytes);
+}
+
+/* The read side's operation finished (dequeued, or at once) on a live
+ * state. */
+static void rd_complete(iocp_port *port, ovl_sock *s, int err, DWORD bytes)
+{
+	char c;
+	int n;
+
+	s->rd_done = 1;
+	s->rd_err = err;
+	s->rd_bytes = bytes;
+	s->rd_hints = err != 0 ? IOCP_ERROR : 0;
+	switch (s->kind) {
+	case K_STREAM:
+		if (err != 0) {
+			/* Reset, abort, socket closed under us. */
+			s->rd_hints |= IOCP_READ_CLOSED | IOCP_WRITE_CLOSED;
+			break;
+		}
+		/* Zero bytes either way: data or FIN. Peek to tell. */
+		iocp_count_syscall();
+		n = recv(s->sock, &c, 1, MSG_PEEK);
+		if (n == 0)
+			s->rd_hints = IOCP_READ_CLOSED;
+		break;
+	case K_DGRAM:
+		if (err == ERROR_MORE_DATA || err == WSAEMSGSIZE) {
+			s->rd_err = 0; /* truncated datagram: deliver it */
+			s->rd_hints = 0;
+			s->rd_bytes = DGRAM_MAX;
+		}
+		break;
+	case K_LISTENER:
+		if (err == 0) {
+			iocp_count_syscall();
+			setsockopt(s->accept_sock, SOL_SOCKET,
+				   SO_UPDATE_ACCEPT_CONTEXT, (char *)&s->sock,
+				   sizeof s->sock);
+		} else if (s->accept_sock != INVALID_SOCKET) {
+			/* A failed AcceptEx's socket is not reused. */
+			iocp_count_syscall();
+			closesocket(s->accept_sock);
+			s->accept_sock = INVALID_SOCKET;
+		}
+		break;
+	}
+	evaluate(port, s);
+}
+
+/* ---- the write side ---- */
+
+/* Issues a send of wbuf[woff:wlen]; repeats while a stream send completes
+ * at once with part of it. */
+static issued wr_issue_send(iocp_port *port, ovl_sock *s, int *err_out)
+{
+	WSABUF buf;
+	DWORD bytes;
+	BOOL ok;
+	issued r;
+
+	for (;;) {
+		op_reset(&s->wr, OP_SEND);
+		buf.len = s->wlen - s->woff;
+		buf.buf = s->wbuf + s->woff;
+		bytes = 0;
+		iocp_count_syscall();
+		if (s->kind == K_DGRAM)
+			ok = WSASendTo(s->sock, &buf, 1, &bytes, 0,
+				       (struct sockaddr *)&s->waddr,
+				       s->waddr_len, &s->wr.ov, NULL) == 0;
+		else
+			ok = WSASend(s->sock, &buf, 1, &bytes, 0, &s->wr.ov,
+				     NULL) == 0;
+		*err_out = ok ? 0 : WSAGetLastError();
+		r = op_issued(port, s, &s->wr, ok, *err_out);
+		if (r == ISSUED_DONE && s->kind == K_STREAM && bytes > 0 &&
+		    bytes < buf.len) {
+			s->woff += bytes;
+			continue;
+		}
+		return r;
+	}
+}
+
+static void wr_free_buffer(ovl_sock *s)
+{
+	if (s->wbuf != NULL) {
+		iocp_free(s->wbuf);
+		s->wbuf = NULL;
+	}
+	s->wlen = s->woff = 0;
+}
+
+static void wr_complete(iocp_port *port, ovl_sock *s, int err, DWORD bytes)
+{
+	int err2;
+
+	if (s->wr.kind == OP_CONNECT) {
+		s->connecting = 0;
+		if (err == 0) {
+			iocp_count_syscall();
+			setsockopt(s->sock, SOL_SOCKET,
+				   SO_UPDATE_CONNECT_CONTEXT, NULL, 0);
+			s->connected = 1;
+			s->wr_hints = 0;
+		} else {
+			s->connect_err = err;
+			s->wr_hints = IOCP_ERROR;
+		}
+		rd_issue(port, s);
+		evaluate(port, s);
+		return;
+	}
+	if (err == 0 && s->kind == K_STREAM && bytes < s->wlen - s->woff) {
+		/* Part of it went: send the rest, nothing is dropped. */
+		s->woff += bytes;
+		if (wr_issue_send(port, s, &err2) == ISSUED_OWED)
+			return;
+		err = err2;
+	}
+	if (err != 0) {
+		s->send_err = err;
+		s->wr_hints = IOCP_WRITE_CLOSED | IOCP_ERROR;
+	}
+	wr_free_buffer(s);
+	evaluate(port, s);
+}
+
+/* ---- states ---- */
+
+static void state_free(iocp_port *port, ovl_sock *s)
+{
+	ready_unlink(port, s);
+	if (s->prev != NULL)
+		s->prev->next = s->next;
+	else
+		port->ovl_socks = s->next;
+	if (s->next != NULL)
+		s->next->prev = s->prev;
+	if (s->accept_sock != INVALID_SOCKET) {
+		iocp_count_syscall();
+		closesocket(s->accept_sock); /* ours until Go took it */
+	}
+	if (s->dgram != NULL)
+		iocp_free(s->dgram);
+	wr_free_buffer(s);
+	iocp_free(s);
+}
+
+static void free_if_done(iocp_port *port, ovl_sock *s)
+{
+	if (s->deleted && !s->rd.pending && !s->wr.pending)
+		state_free(port, s);
+}
+
+int ovl_add(iocp_port *port, SOCKET sock, uint64_t id, uint32_t interest,
+	    uint32_t flags, const void *connect_addr, int connect_addr_len,
+	    uintptr_t *sock_out, uint32_t *engine_out)
+{
+	GUID accept_guid = WSAID_ACCEPTEX, connect_guid = WSAID_CONNECTEX;
+	LPFN_CONNECTEX connectex = NULL;
+	SOCKADDR_STORAGE local;
+	int type = 0, listening = 0, len, err = 0;
+	int skip;
+	DWORD bytes;
+	ovl_sock *s;
+	BOOL ok;
+	issued r;
+
+	len = sizeof type;
+	iocp_count_syscall();
+	if (getsockopt(sock, SOL_SOCKET, SO_TYPE, (char *)&type, &len) != 0)
+		return WSAGetLastError();
+	if (type != SOCK_STREAM && type != SOCK_DGRAM)
+		return WSAEOPNOTSUPP;
+	if (type == SOCK_STREAM) {
+		len = sizeof listening;
+		iocp_count_syscall();
+		if (getsockopt(sock, SOL_SOCKET, SO_ACCEPTCONN,
+			       (char *)&listening, &len) != 0)
+			listening = 0;
+	}
+	if (connect_addr != NULL &&
+	    (type != SOCK_STREAM || listening || connect_addr_len <= 0 ||
+	     connect_addr_len > (int)sizeof(SOCKADDR_STORAGE)))
+		return WSAEINVAL;
+
+	s = iocp_alloc(sizeof *s);
+	if (s == NULL)
+		return ERROR_NOT_ENOUGH_MEMORY;
+	s->engine = IOCP_ENGINE_OVERLAPPED;
+	s->sock = sock;
+	s->id = id;
+	s->interest = interest & DIRECTIONS;
+	s->kind = type == SOCK_DGRAM ? K_DGRAM
+		  : listening	     ? K_LISTENER
+				     : K_STREAM;
+	s->rd.s = s->wr.s = s;
+	s->accept_sock = INVALID_SOCKET;
+	len = sizeof local;
+	memset(&local, 0, sizeof local);
+	iocp_count_syscall();
+	if (getsockname(sock, (struct sockaddr *)&local, &len) == 0)
+		s->family = local.ss_family;
+	else
+		s->family = AF_INET;
+
+	/* The extension functions, from the socket's own provider. */
+	if (s->kind == K_LISTENER && (iocp_count_syscall(), 1) &&
+	    WSAIoctl(sock, SIO_GET_EXTENSION_FUNCTION_POINTER, &accept_guid,
+		     sizeof accept_guid, &s->acceptex, sizeof s->acceptex,
+		     &bytes, NULL, NULL) != 0)
+		err = WSAGetLastError();
+	if (connect_addr != NULL && (iocp_count_syscall(), 1) &&
+	    WSAIoctl(sock, SIO_GET_EXTENSION_FUNCTION_POINTER, &connect_guid,
+		     sizeof connect_guid, &connectex, sizeof connectex, &bytes,
+		     NULL, NULL) != 0)
+		err = WSAGetLastError();
+	if (err != 0) {
+		iocp_free(s);
+		return err;
+	}
+
+	/* Bind to the port: once, forever (it cannot be undone, and Wine does
+	 * not implement detaching). */
+	iocp_count_syscall();
+	if (CreateIoCompletionPort((HANDLE)sock, port->iocp, OVL_KEY, 0) !=
+	    NULL) {
+		skip = want_skip(sock);
+		iocp_count_syscall();
+		if (skip && !SetFileCompletionNotificationModes(
+				    (HANDLE)sock,
+				    FILE_SKIP_COMPLETION_PORT_ON_SUCCESS |
+					    FILE_SKIP_SET_EVENT_ON_HANDLE))
+			skip = 0;
+	} else {
+		err = (int)GetLastError();
+		if (err != ERROR_INVALID_PARAMETER) {
+			iocp_free(s);
+			return err;
+		}
+		if (!(flags & IOCP_ADD_BOUND)) {
+			iocp_free(s);
+			return IOCP_E_BOUND_ELSEWHERE;
+		}
+		skip = (flags & IOCP_ADD_BOUND_SKIP) != 0;
+	}
+	s->skip = (unsigned char)skip;
+	*engine_out = IOCP_ENGINE_OVERLAPPED | (skip ? IOCP_ENGINE_SKIP : 0);
+
+	AcquireSRWLockExclusive(&port->lock);
+	s->next = port->ovl_socks;
+	if (port->ovl_socks != NULL)
+		port->ovl_socks->prev = s;
+	port->ovl_socks = s;
+	if (connect_addr != NULL) {
+		memcpy(&s->waddr, connect_addr, (size_t)connect_addr_len);
+		s->waddr_len = connect_addr_len;
+		s->connecting = 1;
+		op_reset(&s->wr, OP_CONNECT);
+		iocp_count_syscall();
+		ok = connectex(sock, (const struct sockaddr *)&s->waddr,
+			       s->waddr_len, NULL, 0, NULL, &s->wr.ov);
+		err = ok ? 0 : WSAGetLastError();
+		r = op_issued(port, s, &s->wr, ok, err);
+		if (r != ISSUED_OWED)
+			wr_complete(port, s, r == ISSUED_DONE ? 0 : err, 0);
+	} else {
+		s->connected = s->kind == K_STREAM;
+	}
+	rd_issue(port, s);
+	evaluate(port, s);
+	ReleaseSRWLockExclusive(&port->lock);
+
+	*sock_out = (uintptr_t)s;
+	return 0;
+}
+
+int ovl_modify(iocp_port *port, ovl_sock *s, uint64_t id, uint32_t interest)
+{
+	s->id = id;
+	s->interest = interest & DIRECTIONS;
+	s->reported = 0;
+	s->ready = 0;
+	ready_unlink(port, s);
+	/* Polled afresh, as after add: a stream's completed receive may be
+	 * stale (Go may have read since), so it is issued again. A receive
+	 * no longer wanted stays in flight; its result is held. */
+	if (s->kind == K_STREAM && !s->rd.pending) {
+		s->rd_done = 0;
+		s->rd_err = 0;
+	}
+	rd_issue(port, s);
+	evaluate(port, s);
+	return 0;
+}
+
+void ovl_rearm(iocp_port *port, ovl_sock *s, uint32_t bits)
+{
+	bits &= DIRECTIONS;
+	s->reported &= ~bits;
+	/* A stream's completed zero-byte receive has been read past: wait
+	 * for the next data. Listeners and UDP keep what they hold. */
+	if ((bits & IOCP_READABLE) && s->kind == K_STREAM && !s->rd.pending) {
+		s->rd_done = 0;
+		s->rd_err = 0;
+	}
+	rd_issue(port, s);
+	evaluate(port, s);
+}
+
+void ovl_delete(iocp_port *port, ovl_sock *s)
+{
+	s->deleted = 1;
+	s->ready = 0;
+	ready_unlink(port, s);
+	cancel_op(s, &s->rd);
+	if (s->wr.kind == OP_CONNECT)
+		cancel_op(s, &s->wr);
+	free_if_done(port, s);
+}
+
+void ovl_dispatch(iocp_port *port, const OVERLAPPED_ENTRY *e)
+{
+	ovl_op *op = container_of(e->lpOverlapped, ovl_op, ov);
+	ovl_sock *s = op->s;
+	int err;
+
+	if (!op->pending)
+		return; /* owes nothing: not one of our packets */
+	op->pending = 0;
+	port->in_flight--;
+	if (s->deleted) {
+		free_if_done(port, s);
+		return;
+	}
+	err = status_error(op->ov.Internal);
+	if (op == &s->rd)
+		rd_complete(port, s, err, e->dwNumberOfBytesTransferred);
+	else
+		wr_complete(port, s, err, e->dwNumberOfBytesTransferred);
+}
+
+void ovl_cancel_all(iocp_port *port)
+{
+	ovl_sock *s;
+
+	for (s = port->ovl_socks; s != NULL; s = s->next) {
+		cancel_op(s, &s->rd);
+		cancel_op(s, &s->wr);
+	}
+}
+
+void ovl_drain_one(iocp_port *port, const OVERLAPPED_ENTRY *e)
+{
+	ovl_op *op = container_of(e->lpOverlapped, ovl_op, ov);
+
+	if (op->pending) {
+		op->pending = 0;
+		port->in_flight--;
+	}
+}
+
+void ovl_free_all(iocp_port *port)
+{
+	while (port->ovl_socks != NULL)
+		state_free(port, port->ovl_socks);
+}
+
+/* ---- the data path ---- */
+
+int iocp_ovl_send(uintptr_t port_handle, uintptr_t sock, const void *buf,
+		  int len, const void *to, int to_len, int *n_out)
+{
+	iocp_port *port = (iocp_port *)port_handle;
+	ovl_sock *s = (ovl_sock *)sock;
+	int n = 0, err = 0, err2, chunk;
+	issued r;
+
+	*n_out = 0;
+	if (len < 0 || ENGINE_OF(sock) != IOCP_ENGINE_OVERLAPPED)
+		return ERROR_INVALID_PARAMETER;
+	AcquireSRWLockExclusive(&port->lock);
+	if (s->send_err != 0) {
+		err = s->send_err;
+	} else if (s->kind == K_LISTENER) {
+		err = WSAENOTCONN;
+	} else if (s->connecting || s->wr.pending) {
+		err = WSAEWOULDBLOCK;
+	} else if (s->kind == K_STREAM && !s->connected) {
+		err = s->connect_err != 0 ? s->connect_err : WSAENOTCONN;
+	} else if (s->kind == K_DGRAM) {
+		if (to == NULL || to_len <= 0 ||
+		    to_len > (int)sizeof s->waddr) {
+			err = WSAEINVAL;
+		} else if ((s->wbuf = iocp_alloc(len > 0 ? (size_t)len : 1)) ==
+			   NULL) {
+			err = ERROR_NOT_ENOUGH_MEMORY;
+		} else {
+			memcpy(&s->waddr, to, (size_t)to_len);
+			s->waddr_len = to_len;
+			memcpy(s->wbuf, buf, (size_t)len);
+			s->wlen = (DWORD)len;
+			s->woff = 0;
+			r = wr_issue_send(port, s, &err2);
+			if (r == ISSUED_FAILED)
+				err = err2;
+			else
+				n = len;
+		}
+	} else {
+		/* Stream: copy and send while the kernel takes it at once;
+		 * stop at the first send left in flight. */
+		while (n < len) {
+			chunk = len - n < SEND_MAX ? len - n : SEND_MAX;
+			if (s->wbuf == NULL &&
+			    (s->wbuf = iocp_alloc(chunk)) == NULL) {
+				err = ERROR_NOT_ENOUGH_MEMORY;
+				break;
+			}
+			memcpy(s->wbuf, (const char *)buf + n, (size_t)chunk);
+			s->wlen = (DWORD)chunk;
+			s->woff = 0;
+			r = wr_issue_send(port, s, &err2);
+			if (r == ISSUED_FAILED) {
+				/* What was accepted before stays accepted; the
+				 * error comes with the next send. */
+				s->send_err = err2;
+				s->wr_hints = IOCP_WRITE_CLOSED | IOCP_ERROR;
+				if (n == 0)
+					err = err2;
+				break;
+			}
+			n += chunk;
+			if (r == ISSUED_OWED)
+				break;
+		}
+	}
+	if (!s->wr.pending)
+		wr_free_buffer(s);
+	/* Go sees WSAEWOULDBLOCK (or a short count): the next completion of
+	 * the write side is reported. */
+	if (n < len && (err == 0 || err == WSAEWOULDBLOCK))
+		s->reported &= ~IOCP_WRITABLE;
+	ReleaseSRWLockExclusive(&port->lock);
+	*n_out = n;
+	return err;
+}
+
+int iocp_ovl_recvfrom(uintptr_t port_handle, uintptr_t sock, void *buf,
+		      int len, void *from, int *from_len, int *n_out)
+{
+	iocp_port *port = (iocp_port *)port_handle;
+	ovl_sock *s = (ovl_sock *)sock;
+	int err = 0, n = 0;
+
+	*n_out = 0;
+	if (len < 0 || ENGINE_OF(sock) != IOCP_ENGINE_OVERLAPPED)
+		return ERROR_INVALID_PARAMETER;
+	AcquireSRWLockExclusive(&port->lock);
+	if (s->kind != K_DGRAM) {
+		err = WSAEOPNOTSUPP;
+	} else if (s->rd_done) {
+		err = s->rd_err;
+		if (err == 0) {
+			n = (int)s->rd_bytes < len ? (int)s->rd_bytes : len;
+			memcpy(buf, s->dgram, (size_t)n);
+			if (s->raddr_len < *from_len)
+				*from_len = s->raddr_len;
+			memcpy(from, &s->raddr, (size_t)*from_len);
+		}
+		s->rd_done = 0;
+		s->rd_err = 0;
+		s->rd_hints = 0;
+		rd_issue(port, s); /* the next one, held if it comes at once */
+	} else if (s->rd.pending) {
+		err = WSAEWOULDBLOCK;
+	} else {
+		/* Nothing issued (no READABLE interest): read directly. */
+		iocp_count_syscall();
+		n = recvfrom(s->sock, buf, len, 0, from, from_len);
+		if (n < 0) {
+			err = WSAGetLastError();
+			n = 0;
+			if (err == WSAEMSGSIZE) {
+				err = 0;
+				n = len;
+			}
+		}
+	}
+	if (err == WSAEWOULDBLOCK)
+		s->reported &= ~IOCP_READABLE;
+	ReleaseSRWLockExclusive(&port->lock);
+	*n_out = n;
+	return err;
+}
+
+int iocp_ovl_accept(uintptr_t port_handle, uintptr_t sock,
+		    uintptr_t *socket_out, void *remote, int *remote_len)
+{
+	iocp_port *port = (iocp_port *)port_handle;
+	ovl_sock *s = (ovl_sock *)sock;
+	SOCKET a = INVALID_SOCKET;
+	int err = 0;
+
+	*socket_out = (uintptr_t)INVALID_SOCKET;
+	if (ENGINE_OF(sock) != IOCP_ENGINE_OVERLAPPED)
+		return ERROR_INVALID_PARAMETER;
+	AcquireSRWLockExclusive(&port->lock);
+	if (s->kind != K_LISTENER) {
+		err = WSAEOPNOTSUPP;
+	} else if (s->rd_done) {
+		err = s->rd_err;
+		if (err == 0) {
+			a = s->accept_sock; /* Go's from here on */
+			s->accept_sock = INVALID_SOCKET;
+		}
+		s->rd_done = 0;
+		s->rd_err = 0;
+		s->rd_hints = 0;
+		rd_issue(port, s);
+	} else if (s->rd.pending) {
+		err = WSAEWOULDBLOCK;
+	} else {
+		iocp_count_syscall();
+		a = accept(s->sock, NULL, NULL);
+		if (a == INVALID_SOCKET) {
+			err = WSAGetLastError();
+		} else {
+			iocp_count_syscall();
+			SetHandleInformation((HANDLE)a, HANDLE_FLAG_INHERIT, 0);
+		}
+	}
+	if (err == WSAEWOULDBLOCK)
+		s->reported &= ~IOCP_READABLE;
+	ReleaseSRWLockExclusive(&port->lock);
+
+	if (a != INVALID_SOCKET) {
+		set_nonblocking(a);
+		iocp_count_syscall();
+		if (getpeername(a, (struct sockaddr *)remote, remote_len) != 0)
+			*remote_len = 0;
+		*socket_out = (uintptr_t)a;
+	}
+	return err;
+}
+
+int iocp_ovl_connect_status(uintptr_t port_handle, uintptr_t sock, int take)
+{
+	iocp_port *port = (iocp_port *)port_handle;
+	ovl_sock *s = (ovl_sock *)sock;
+	int err = 0;
+
+	if (ENGINE_OF(sock) != IOCP_ENGINE_OVERLAPPED)
+		return 0;
+	AcquireSRWLockExclusive(&port->lock);
+	if (s->connecting) {
+		err = WSAEWOULDBLOCK;
+	} else if (s->connect_err != 0) {
+		err = s->connect_err;
+		if (take)
+			s->connect_err = 0;
+	}
+	ReleaseSRWLockExclusive(&port->lock);
+	return err;
+}
