@@ -11,7 +11,7 @@
 #                        the pure-Go core, go test with CGO_ENABLED=0 (pure-Go
 #                        core), test-csrc, under Wine
 #   test-windows-purego  go test with CGO_ENABLED=0, under Wine
-#   test-csrc            the C core's own test (csrc/core_test.c), under Wine
+#   test-csrc            the C core's own tests (csrc/core_test.c, csrc/ovl_test.c), under Wine
 #   demo-windows         go run ./examples/delay under Wine
 #   vet-windows          go vet for windows/amd64, cgo on and off
 #   wine-stop            stop this prefix's wineserver (never anyone else's)
@@ -122,15 +122,20 @@ test-windows-purego: wine-prefix
 	$(call wine-run,$(WINENV) CGO_ENABLED=0 $(GO) test $(WINDOWS_TESTFLAGS) $(WINDOWS_PKGS))
 	@$(WINE_STOP)
 
-# The C core's test. If core_test.c #includes iocp.c itself, it is compiled
-# alone; otherwise together with iocp.c (whose //go:build line is a C comment).
-TEST_CSRC = srcs="csrc/core_test.c iocp.c"; \
+# The C core's tests. If core_test.c #includes iocp.c itself, it is compiled
+# alone; otherwise together with iocp.c and iocp_ovl.c (whose //go:build
+# lines are C comments). csrc/ovl_test.c tests the overlapped engine.
+TEST_CSRC = srcs="csrc/core_test.c iocp.c iocp_ovl.c"; \
 	if grep -Eq '^[[:space:]]*\#[[:space:]]*include[[:space:]]*"(\.\./)?iocp\.c"' csrc/core_test.c; then \
 		srcs=csrc/core_test.c; fi; \
 	echo "$(MINGW_CC) -O2 -Wall -Wextra -I. -o $(BUILD)/core_test.exe $$srcs $(CSRC_LIBS)"; \
 	$(MINGW_CC) -O2 -Wall -Wextra -I. -o $(BUILD)/core_test.exe $$srcs $(CSRC_LIBS) && \
 	echo "$(WINE_EXEC) $(BUILD)/core_test.exe" && \
-	WINEPREFIX=$(WINEPREFIX) WINE=$(WINE) WINESERVER=$(WINESERVER) $(WINE_EXEC) $(BUILD)/core_test.exe
+	WINEPREFIX=$(WINEPREFIX) WINE=$(WINE) WINESERVER=$(WINESERVER) $(WINE_EXEC) $(BUILD)/core_test.exe && \
+	echo "$(MINGW_CC) -O2 -Wall -Wextra -I. -o $(BUILD)/ovl_test.exe csrc/ovl_test.c iocp.c iocp_ovl.c $(CSRC_LIBS)" && \
+	$(MINGW_CC) -O2 -Wall -Wextra -I. -o $(BUILD)/ovl_test.exe csrc/ovl_test.c iocp.c iocp_ovl.c $(CSRC_LIBS) && \
+	echo "$(WINE_EXEC) $(BUILD)/ovl_test.exe" && \
+	WINEPREFIX=$(WINEPREFIX) WINE=$(WINE) WINESERVER=$(WINESERVER) $(WINE_EXEC) $(BUILD)/ovl_test.exe
 
 test-csrc: wine-prefix
 	@$(TEST_CSRC) $(OR_WINE_STOP)
