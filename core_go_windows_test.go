@@ -156,51 +156,6 @@ func TestGoCoreCrossings(t *testing.T) {
 	}
 }
 
-// Both cores of a cgo build run side by side in one process, each with its
-// own port, and give back every allocation when closed.
-func TestCoresSideBySide(t *testing.T) {
-	cores := buildCores()
-	if len(cores) < 2 {
-		t.Skip("one core in this build (no cgo)")
-	}
-	base := coreLiveAllocs()
-	func() {
-		type side struct {
-			p      *Poll
-			s      *TCPStream
-			events *Events
-		}
-		var sides []side
-		for _, c := range cores {
-			p, err := func() (*Poll, error) {
-				saved := newCore
-				defer func() { newCore = saved }()
-				newCore = c.new
-				return New()
-			}()
-			if err != nil {
-				t.Fatalf("%s core: %v", c.name, err)
-			}
-			defer p.Close()
-			s, peer := streamPair(t)
-			if err := p.Registry().Register(s, 5, Readable); err != nil {
-				t.Fatal(err)
-			}
-			peer.Write([]byte(c.name))
-			sides = append(sides, side{p, s, NewEvents(4)})
-		}
-		for i, sd := range sides {
-			waitEvent(t, sd.p, sd.events, 5, readable)
-			if got := string(drain(t, sd.s)); got != cores[i].name {
-				t.Fatalf("%s core: read %q", cores[i].name, got)
-			}
-		}
-	}()
-	if got := coreLiveAllocs(); got != base {
-		t.Fatalf("live allocations %d after closing both, want %d", got, base)
-	}
-}
-
 // The pure-Go core's cancel paths: widening the interest of a pending poll
 // cancels it and resubmits after its packet; a state deleted with a poll in
 // flight is freed exactly when that packet is dequeued, not before.

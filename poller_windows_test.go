@@ -9,7 +9,6 @@ import (
 	"runtime/pprof"
 	"syscall"
 	"testing"
-	"time"
 	"unsafe"
 )
 
@@ -133,68 +132,6 @@ func TestStressRegisterPendingDeregister(t *testing.T) {
 		t.Errorf("handles %d after %d cycles, baseline %d (+%d threads)", got, cycles, baseHandles, slack)
 	}
 	t.Logf("%d cycles: handles %d -> %d, core allocations %d -> %d", cycles, baseHandles, got, baseAllocs, liveAllocs())
-}
-
-// Every Wait is one crossing into the core, whatever the number of events
-// and queued re-arms.
-func TestOneCrossingPerWait(t *testing.T) {
-	p := newPoll(t)
-	if _, ok := p.sys.core.(*goCore); ok {
-		t.Skip("the pure-Go core pays a system call per submission; TestGoCoreCrossings checks its count")
-	}
-	const n = 1000
-	socks := make([]*UDPSocket, n)
-	for i := range socks {
-		u, err := ListenUDP("udp4", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer u.Close()
-		socks[i] = u
-		if err := p.Registry().Register(u, Token(i), Readable|Writable); err != nil {
-			t.Fatal(err)
-		}
-	}
-	events := NewEvents(256)
-	collect := func(want func(Event) bool) (waits int) {
-		seen := map[Token]bool{}
-		deadline := time.Now().Add(eventTimeout)
-		for len(seen) < n && time.Now().Before(deadline) {
-			before := p.sys.core.calls()
-			if err := p.Wait(events, time.Second); err != nil {
-				t.Fatal(err)
-			}
-			if d := p.sys.core.calls() - before; d != 1 {
-				t.Fatalf("Wait with %d events made %d crossings, want 1", events.Len(), d)
-			}
-			waits++
-			for ev := range events.All() {
-				if want(ev) {
-					seen[ev.Token()] = true
-				}
-			}
-		}
-		if len(seen) != n {
-			t.Fatalf("saw %d of %d sockets", len(seen), n)
-		}
-		return waits
-	}
-	w1 := collect(writable)
-	// Hit WSAEWOULDBLOCK on every socket: 1,000 queued re-arms.
-	buf := make([]byte, 16)
-	for _, u := range socks {
-		if _, _, err := u.ReadFrom(buf); !errors.Is(err, ErrWouldBlock) {
-			t.Fatalf("ReadFrom on an empty socket = %v", err)
-		}
-	}
-	sender := socks[0]
-	for _, u := range socks {
-		if _, err := sender.WriteTo([]byte("r"), u.LocalAddr()); err != nil && !errors.Is(err, ErrWouldBlock) {
-			t.Fatal(err)
-		}
-	}
-	w2 := collect(readable)
-	t.Logf("1,000 ready sockets, capacity 256: %d and %d Waits, 1 crossing each", w1, w2)
 }
 
 // A socket owned by package net (bound to the runtime's own port) delivers
