@@ -21,10 +21,18 @@ func isWouldBlock(err error) bool                      { return err == syscall.E
 func isInterrupted(err error) bool                     { return err == syscall.EINTR }
 func isConnAborted(err error) bool                     { return err == syscall.ECONNABORTED }
 func isConnectPending(err error) bool                  { return err == syscall.EINPROGRESS }
-func sysListen(fd uintptr) error                       { return syscall.Listen(int(fd), syscall.SOMAXCONN) }
 func sysBind(fd uintptr, sa syscall.Sockaddr) error    { return syscall.Bind(int(fd), sa) }
 func sysConnect(fd uintptr, sa syscall.Sockaddr) error { return syscall.Connect(int(fd), sa) }
 func sysShutdownWrite(fd uintptr) error                { return syscall.Shutdown(int(fd), syscall.SHUT_WR) }
+
+// listenBacklog asks for the longest accept queue the system allows: the
+// kernel caps it at its own limit (net.core.somaxconn on Linux, 4096 by
+// default; kern.ipc.somaxconn or soacceptqueue on the BSDs), whereas
+// syscall.SOMAXCONN is the 128 of old headers, too short for a burst of
+// connects. 65535 because Linux before 4.1 kept the backlog in 16 bits.
+const listenBacklog = 65535
+
+func sysListen(fd uintptr) error { return syscall.Listen(int(fd), listenBacklog) }
 
 func sysSetReuseAddr(fd uintptr) {
 	syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_REUSEADDR, 1)
