@@ -35,6 +35,14 @@ import (
 	"github.com/evpoll/poller"
 )
 
+// shortReadDrains: on epoll and kqueue a read that returns less than asked
+// has emptied the socket, and whatever arrives later is a new edge, so the
+// read that would only say ErrWouldBlock can be skipped (tokio does the
+// same). Not on Windows, where that ErrWouldBlock is what re-arms the
+// socket. A peer's close that came with the data is seen in the event
+// (IsReadClosed): then the loop reads on to io.EOF.
+const shortReadDrains = runtime.GOOS != "windows"
+
 const (
 	listenerToken  poller.Token = 0
 	wakeToken      poller.Token = 1
@@ -335,6 +343,9 @@ func (l *loop) serve(c *conn, tok poller.Token, ev poller.Event) int64 {
 			if !errors.Is(err, poller.ErrWouldBlock) {
 				l.close(c, tok) // io.EOF or a reset
 			}
+			return echoed
+		}
+		if shortReadDrains && n < len(l.buf) && !ev.IsReadClosed() {
 			return echoed
 		}
 	}

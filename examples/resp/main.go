@@ -25,6 +25,13 @@ import (
 	"github.com/evpoll/poller"
 )
 
+// shortReadDrains: on epoll and kqueue a read that returns less than asked
+// has emptied the socket, and whatever arrives later is a new edge, so the
+// read that would only say ErrWouldBlock can be skipped. Not on Windows,
+// where that ErrWouldBlock is what re-arms the socket. A close that came
+// with the data shows in the event (IsReadClosed): then reading goes on.
+const shortReadDrains = runtime.GOOS != "windows"
+
 const (
 	listenerToken  poller.Token = 0
 	wakeToken      poller.Token = 1
@@ -306,6 +313,9 @@ func (l *loop) serve(c *conn, tok poller.Token, ev poller.Event) {
 			if !errors.Is(err, poller.ErrWouldBlock) {
 				l.close(c, tok) // io.EOF or a reset
 			}
+			return
+		}
+		if shortReadDrains && n < len(l.buf) && !ev.IsReadClosed() {
 			return
 		}
 	}
