@@ -1,0 +1,141 @@
+// Command bench is the benchmark driver behind `make bench`: it runs poller's
+// servers and their peers side by side on this machine, alternating which
+// goes first from run to run, and writes the "Linux" section of
+// BENCHMARKS.md (between <!-- linux:begin --> and <!-- linux:end -->,
+// leaving the rest of the file as it is).
+//
+//   - echo: examples/echo, package net (cmd/netecho) and gnet (cmd/gnetecho)
+//     under cmd/echoload; messages/s, p50/p99 latency, allocations per message.
+//   - resp: redis-benchmark against examples/resp and redis-server.
+//   - wait: ns per event of Poll.Wait against a C epoll_wait loop.
+//   - mem: heap bytes per idle connection at 10,000 connections.
+//
+// Every figure is the median of -runs runs; a ratio is the median of the
+// ratios taken run by run, each between figures of the same run.
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+)
+
+type config struct {
+	bin          string
+	out          string
+	runs         int
+	suites       []string
+	echoConns    int
+	echoSize     int
+	echoWarmup   time.Duration
+	echoDuration time.Duration
+	respSeconds  float64
+	respClients  int
+	waitEvents   int
+	memConns     int
+	redisServer  string
+	redisBench   string
+}
+
+func main() {
+	var c config
+	var suites string
+	flag.StringVar(&c.bin, "bin", "build/bench/bin", "directory of the built benchmark binaries")
+	flag.StringVar(&c.out, "out", "BENCHMARKS.md", "file whose Linux section is rewritten")
+	flag.IntVar(&c.runs, "runs", 5, "alternated runs per figure")
+	flag.StringVar(&suites, "suites", "echo,resp,wait,mem", "suites to run")
+	flag.IntVar(&c.echoConns, "echo-conns", 1000, "echo connections")
+	flag.IntVar(&c.echoSize, "echo-size", 1024, "echo message size")
+	flag.DurationVar(&c.echoWarmup, "echo-warmup", time.Second, "echo warm-up per run")
+	flag.DurationVar(&c.echoDuration, "echo-duration", 3*time.Second, "echo time counted per run")
+	flag.Float64Var(&c.respSeconds, "resp-seconds", 5, "target seconds per redis-benchmark invocation (4 tests)")
+	flag.IntVar(&c.respClients, "resp-clients", 50, "redis-benchmark -c")
+	flag.IntVar(&c.waitEvents, "wait-events", 1_000_000, "events timed per wait run")
+	flag.IntVar(&c.memConns, "mem-conns", 10000, "idle connections for the memory figure")
+	flag.StringVar(&c.redisServer, "redis-server", "redis-server", "redis-server binary")
+	flag.StringVar(&c.redisBench, "redis-benchmark", "redis-benchmark", "redis-benchmark binary")
+	flag.Parse()
+	c.suites = strings.Split(suites, ",")
+	if err := run(&c); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
+
+func (c *config) binary(name string) string { return filepath.Join(c.bin, name) }
+
+func logf(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, "bench: "+format+"\n", args...)
+}
+
+// rotate returns xs rotated left by r: run r starts with a different peer.
+func rotate[T any](xs []T, r int) []T {
+	r %= len(xs)
+	return append(slices.Clone(xs[r:]), xs[:r]...)
+}
+
+func run(c *config) error {
+	begin := time.Now()
+	rep := &report{cfg: c}
+	if err := rep.machine(); err != nil {
+		return err
+	}
+	for _, s := range c.suites {
+		t0 := time.Now()
+		var err error
+		switch s {
+		case "echo":
+			rep.echo, err = runEcho(c)
+		case "resp":
+			rep.resp, err = runResp(c)
+		case "wait":
+			rep.wait, err = runWait(c)
+		case "mem":
+			rep.mem, err = runMem(c)
+		default:
+			err = fmt.Errorf("unknown suite %q", s)
+		}
+		if err != nil {
+			return fmt.Errorf("%s: %w", s, err)
+		}
+		logf("%s done in %v", s, time.Since(t0).Round(time.Second))
+	}
+	rep.elapsed = time.Since(begin)
+	text := rep.markdown()
+	fmt.Print(text)
+	return rewriteSection(c.out, text)
+}
+
+const (
+	beginMarker = "<!-- linux:begin -->"
+	endMarker   = "<!-- linux:end -->"
+)
+
+// rewriteSection replaces the text between the markers in path, or appends
+// it (creating the file) when they are missing.
+func rewriteSection(path, section string) error {
+	block := beginMarker + "\n" + section + endMarker + "\n"
+	old, err := os.ReadFile(path)
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	s := string(old)
+	var out string
+	i, j := strings.Index(s, beginMarker), strings.Index(s, endMarker)
+	switch {
+	case i >= 0 && j > i:
+		rest := s[j+len(endMarker):]
+		rest = strings.TrimPrefix(rest, "\n")
+		out = s[:i] + block + rest
+	case s == "":
+		out = "# Benchmarks\n\n" + block
+	default:
+		out = strings.TrimRight(s, "\n") + "\n\n" + block
+	}
+	return os.WriteFile(path, []byte(out), 0o644)
+}

@@ -1,0 +1,323 @@
+package main
+
+import (
+	"debug/buildinfo"
+	"fmt"
+	"os"
+	"runtime"
+	"slices"
+	"strings"
+	"time"
+)
+
+type report struct {
+	cfg     *config
+	elapsed time.Duration
+	mach    [][2]string
+	echo    echoRuns
+	resp    *respRuns
+	wait    waitRuns
+	mem     memRuns
+}
+
+func median(xs []float64) float64 {
+	if len(xs) == 0 {
+		return 0
+	}
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+// pairedRatio is the median of a[i]/b[i]: figures of the same run.
+func pairedRatio(a, b []float64) float64 {
+	var r []float64
+	for i := range min(len(a), len(b)) {
+		if b[i] != 0 {
+			r = append(r, a[i]/b[i])
+		}
+	}
+	return median(r)
+}
+
+func col[T any](xs []T, f func(T) float64) []float64 {
+	out := make([]float64, len(xs))
+	for i, x := range xs {
+		out[i] = f(x)
+	}
+	return out
+}
+
+func firstLine(s string) string {
+	s, _, _ = strings.Cut(strings.TrimSpace(s), "\n")
+	return strings.TrimSpace(s)
+}
+
+func (r *report) machine() error {
+	cpu := "unknown"
+	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for _, l := range strings.Split(string(b), "\n") {
+			if k, v, ok := strings.Cut(l, ":"); ok && strings.TrimSpace(k) == "model name" {
+				cpu = strings.TrimSpace(v)
+				break
+			}
+		}
+	}
+	mem := "unknown"
+	if b, err := os.ReadFile("/proc/meminfo"); err == nil {
+		var kb int64
+		fmt.Sscanf(firstLine(string(b)), "MemTotal: %d kB", &kb)
+		mem = fmt.Sprintf("%.1f GiB", float64(kb)/(1<<20))
+	}
+	kernel, _ := output("uname", "-sr")
+	gcc, _ := output("gcc", "--version")
+	redis, _ := output(r.cfg.redisServer, "--version")
+	rb, _ := output(r.cfg.redisBench, "--version")
+	gnet := "unknown"
+	if bi, err := buildinfo.ReadFile(r.cfg.binary("gnetecho")); err == nil {
+		for _, d := range bi.Deps {
+			if d.Path == "github.com/panjf2000/gnet/v2" {
+				gnet = d.Version
+			}
+		}
+	}
+	r.mach = [][2]string{
+		{"CPU", fmt.Sprintf("%s, %d logical CPUs (GOMAXPROCS %d)", cpu, runtime.NumCPU(), runtime.GOMAXPROCS(0))},
+		{"Memory", mem},
+		{"Kernel", firstLine(kernel)},
+		{"Go", runtime.Version() + " " + runtime.GOOS + "/" + runtime.GOARCH},
+		{"C compiler", firstLine(gcc) + ", -O2"},
+		{"gnet", gnet},
+		{"redis-server", firstLine(redis)},
+		{"redis-benchmark", firstLine(rb)},
+	}
+	return nil
+}
+
+func holds(ok bool) string {
+	if ok {
+		return "holds"
+	}
+	return "**missed**"
+}
+
+func (r *report) markdown() string {
+	c := r.cfg
+	var b strings.Builder
+	p := func(format string, args ...any) { fmt.Fprintf(&b, format, args...) }
+	p("## Linux\n\n")
+	p("Written by `make bench` (bench/cmd/bench) on %s; the whole run took %v. ",
+		time.Now().UTC().Format("2006-01-02 15:04 UTC"), r.elapsed.Round(time.Second))
+	p("Every figure is the median of %d runs; from run to run the servers take turns going first. ", c.runs)
+	p("A ratio is the median of the run-by-run ratios, each between two figures of the same run ")
+	p("(poller ÷ peer). Servers, clients and peers share the machine's cores; nothing is pinned.\n\n")
+
+	p("### Machine\n\n| | |\n|---|---|\n")
+	for _, kv := range r.mach {
+		p("| %s | %s |\n", kv[0], kv[1])
+	}
+	p("\n")
+
+	p("### Targets\n\n| target | measured | |\n|---|---|---|\n")
+	if r.echo != nil {
+		pe := col(r.echo["poller"], func(e echoResult) float64 { return e.MsgsPerSec })
+		ge := col(r.echo["gnet"], func(e echoResult) float64 { return e.MsgsPerSec })
+		ne := col(r.echo["net"], func(e echoResult) float64 { return e.MsgsPerSec })
+		rg, rn := pairedRatio(pe, ge), pairedRatio(pe, ne)
+		p("| echo, %d conns, %d B: ≥ 1.0x gnet | %.2fx | %s |\n", c.echoConns, c.echoSize, rg, holds(rg >= 1.0))
+		p("| echo, %d conns, %d B: ≥ 1.3x package net | %.2fx | %s |\n", c.echoConns, c.echoSize, rn, holds(rn >= 1.3))
+	}
+	if r.resp != nil {
+		for _, t := range []struct {
+			pipeline int
+			goal     float64
+		}{{16, 0.9}, {1, 1.0}} {
+			runs := r.resp.runs[t.pipeline]
+			for _, srv := range []string{"poller-1", "poller"} {
+				for _, test := range respTests {
+					pr := col(runs[srv], func(m map[string]float64) float64 { return m[test] })
+					rr := col(runs["redis"], func(m map[string]float64) float64 { return m[test] })
+					ratio := pairedRatio(pr, rr)
+					p("| RESP -P %d %s, %s: ≥ %.1fx redis-server | %.2fx | %s |\n", t.pipeline, test,
+						respLabel(srv), t.goal, ratio, holds(ratio >= t.goal))
+				}
+			}
+		}
+	}
+	if r.wait != nil {
+		w := r.wait[1024]
+		ratio := pairedRatio(w["poller"], w["C"])
+		p("| Wait, 1,024 ready: ≤ 1.3x the C epoll_wait loop | %.2fx | %s |\n", ratio, holds(ratio <= 1.3))
+	}
+	if r.mem != nil {
+		h := median(col(r.mem["poller"], func(m memResult) float64 { return m.HeapPerConn }))
+		p("| ≤ 512 B of Go heap per idle registered connection | %.0f B | %s |\n", h, holds(h <= 512))
+	}
+	if r.echo != nil {
+		a := median(col(r.echo["poller"], func(e echoResult) float64 { return e.AllocsPerMsg }))
+		p("| allocations per echoed message: zero | %.4f | %s |\n", a, holds(a < 0.001))
+	}
+	p("\n")
+
+	if r.echo != nil {
+		r.echoTable(p)
+	}
+	if r.resp != nil {
+		r.respTable(p)
+	}
+	if r.wait != nil {
+		r.waitTable(p)
+	}
+	if r.mem != nil {
+		r.memTable(p)
+	}
+	r.commands(p)
+	p("%s", notes)
+	return b.String()
+}
+
+type printer func(format string, args ...any)
+
+func (r *report) echoTable(p printer) {
+	c := r.cfg
+	p("### Echo: %d connections, %d-byte messages\n\n", c.echoConns, c.echoSize)
+	p("Each connection sends a message and waits for its whole echo before the next (cmd/echoload, ")
+	p("itself on poller). %v warm-up, then %v counted per run. Allocations: the server's own ", c.echoWarmup, c.echoDuration)
+	p("runtime.MemStats.Mallocs over the middle of the counted window, divided by the messages it echoed meanwhile; ")
+	p("server CPU: its CPU time (/proc/PID/task/*/schedstat) over the same window, per message.\n\n")
+	p("| server | messages/s | poller ÷ this | p50 µs | p99 µs | allocs/message | server CPU µs/message |\n")
+	p("|---|---:|---:|---:|---:|---:|---:|\n")
+	pe := col(r.echo["poller"], func(e echoResult) float64 { return e.MsgsPerSec })
+	for _, s := range []struct{ key, label string }{
+		{"poller", "poller (examples/echo)"}, {"gnet", "gnet (cmd/gnetecho)"}, {"net", "package net (cmd/netecho)"}} {
+		runs := r.echo[s.key]
+		rate := col(runs, func(e echoResult) float64 { return e.MsgsPerSec })
+		ratio := "—"
+		if s.key != "poller" {
+			ratio = fmt.Sprintf("%.2fx", pairedRatio(pe, rate))
+		}
+		p("| %s | %.0f | %s | %.0f | %.0f | %.3f | %.2f |\n", s.label, median(rate), ratio,
+			median(col(runs, func(e echoResult) float64 { return e.P50us })),
+			median(col(runs, func(e echoResult) float64 { return e.P99us })),
+			median(col(runs, func(e echoResult) float64 { return e.AllocsPerMsg })),
+			median(col(runs, func(e echoResult) float64 { return e.CPUusPerMsg })))
+	}
+	p("\nPer run, messages/s:")
+	for _, s := range []string{"poller", "gnet", "net"} {
+		p(" %s %s;", s, joinf(col(r.echo[s], func(e echoResult) float64 { return e.MsgsPerSec }), "%.0f"))
+	}
+	p("\n\n")
+}
+
+func respLabel(srv string) string {
+	if srv == "poller-1" {
+		return "1 loop"
+	}
+	return fmt.Sprintf("%d loops", runtime.GOMAXPROCS(0))
+}
+
+func (r *report) respTable(p printer) {
+	c := r.cfg
+	p("### RESP: redis-benchmark, -c %d, -t ping,set,get\n\n", c.respClients)
+	p("examples/resp with one loop (-loops 1: one thread runs the commands, as in redis-server with its ")
+	p("defaults), examples/resp with GOMAXPROCS loops (its default), and redis-server answer the same ")
+	p("redis-benchmark invocations in turn; -n is sized by a pilot run so that one invocation (its four ")
+	p("tests) takes about %.0f s against redis-server. CPU: the server's own CPU time per request ", c.respSeconds)
+	p("(/proc/PID/task/*/schedstat) over the invocation; the rest of the machine's two cores goes to ")
+	p("redis-benchmark and the kernel's loopback work.\n\n")
+	p("| -P | -n | test | redis-server req/s | poller, 1 loop req/s | ÷ redis | poller, %s req/s | ÷ redis |\n",
+		respLabel("poller"))
+	p("|---:|---:|---|---:|---:|---:|---:|---:|\n")
+	for _, pipeline := range []int{1, 16} {
+		runs := r.resp.runs[pipeline]
+		get := func(srv, test string) []float64 {
+			return col(runs[srv], func(m map[string]float64) float64 { return m[test] })
+		}
+		for _, test := range append(slices.Clone(respTests), "cpu") {
+			label, format := test, "%.0f"
+			if test == "cpu" {
+				label, format = "server CPU µs/request (lower is better)", "%.2f"
+			}
+			rd, p1, pn := get("redis", test), get("poller-1", test), get("poller", test)
+			p("| %d | %d | %s | "+format+" | "+format+" | %.2fx | "+format+" | %.2fx |\n",
+				pipeline, r.resp.requests[pipeline], label, median(rd), median(p1), pairedRatio(p1, rd),
+				median(pn), pairedRatio(pn, rd))
+		}
+	}
+	p("\n")
+}
+
+func (r *report) waitTable(p printer) {
+	p("### Wait overhead\n\n")
+	p("n eventfds registered edge-triggered; before each Wait every one is written (a new edge), and only ")
+	p("the Wait and a pass over its events are timed (cmd/waitbench). The C loop (c/epollwait.c) and a ")
+	p("Go loop on syscall.EpollWait without the library (go-raw) do the same.\n\n")
+	p("| ready registrations | poller ns/event | C ns/event | poller ÷ C | go-raw ns/event | go-raw ÷ C |\n")
+	p("|---:|---:|---:|---:|---:|---:|\n")
+	for _, n := range waitSizes {
+		w := r.wait[n]
+		p("| %d | %.1f | %.1f | %.2fx | %.1f | %.2fx |\n", n, median(w["poller"]), median(w["C"]),
+			pairedRatio(w["poller"], w["C"]), median(w["go-raw"]), pairedRatio(w["go-raw"], w["C"]))
+	}
+	p("\n")
+}
+
+func (r *report) memTable(p printer) {
+	c := r.cfg
+	p("### Memory: %d idle connections\n\n", c.memConns)
+	p("A separate process (cmd/holdconns) opens the connections and leaves them idle; the server reports ")
+	p("runtime.MemStats after two collections, before and after. Heap is HeapAlloc; goroutine stacks ")
+	p("(StackInuse) are not heap and are shown apart.\n\n")
+	p("| server | heap B/conn | stack B/conn | heap + stack B/conn |\n|---|---:|---:|---:|\n")
+	for _, s := range []struct{ key, label string }{
+		{"poller", "poller (examples/echo)"}, {"gnet", "gnet (cmd/gnetecho)"}, {"net", "package net, goroutine per connection (cmd/netecho)"}} {
+		runs := r.mem[s.key]
+		h := median(col(runs, func(m memResult) float64 { return m.HeapPerConn }))
+		st := median(col(runs, func(m memResult) float64 { return m.StackPerConn }))
+		p("| %s | %.0f | %.0f | %.0f |\n", s.label, h, st, h+st)
+	}
+	ph := col(r.mem["poller"], func(m memResult) float64 { return m.HeapPerConn })
+	nh := col(r.mem["net"], func(m memResult) float64 { return m.HeapPerConn })
+	ns := col(r.mem["net"], func(m memResult) float64 { return m.HeapPerConn + m.StackPerConn })
+	p("\npoller's heap per connection is %.2fx package net's heap, %.2fx its heap + stack.\n\n",
+		pairedRatio(ph, nh), pairedRatio(ph, ns))
+}
+
+func (r *report) commands(p printer) {
+	c := r.cfg
+	p("### Commands\n\n```\nmake bench    # installs redis-server and redis-tools when missing, builds, runs all, rewrites this section\n")
+	p("# echo, per server and run (the server started with -addr ADDR -stats):\n")
+	p("%s\n", strings.Join(append([]string{"echoload"}, echoLoadArgs(c, "ADDR")...), " "))
+	p("# RESP, per server, -P and run:\n")
+	if r.resp != nil {
+		for _, pipeline := range []int{1, 16} {
+			p("%s\n", strings.Join(append([]string{"redis-benchmark"}, redisArgs(c, "127.0.0.1:PORT", pipeline, r.resp.requests[pipeline])...), " "))
+		}
+	}
+	p("resp -addr ADDR -loops 1; resp -addr ADDR\n")
+	p("redis-server --port PORT --bind 127.0.0.1 --save '' --appendonly no --protected-mode no\n")
+	p("# Wait, per n in 1 64 1024 and run:\n")
+	for _, impl := range []string{"poller", "go-raw", "C"} {
+		name, args := waitCommand(c, impl, 1024)
+		p("%s %s\n", strings.TrimPrefix(name, c.bin+"/"), strings.Join(args, " "))
+	}
+	p("# memory, per server and run:\nholdconns -addr ADDR -n %d\n```\n\n", c.memConns)
+}
+
+func joinf(xs []float64, format string) string {
+	s := make([]string, len(xs))
+	for i, x := range xs {
+		s[i] = fmt.Sprintf(format, x)
+	}
+	return strings.Join(s, " ")
+}
+
+// notes is the analysis that goes with the figures: what the profiles
+// showed, and what limits us.
+const notes = `### What limits us
+
+See the notes below the tables: they are kept in bench/cmd/bench/report.go.
+`
