@@ -195,6 +195,12 @@ var (
 	ErrNotRegistered = errors.New("poller: source not registered")
 	// ErrRegisteredElsewhere: the socket is registered with another Poll.
 	ErrRegisteredElsewhere = errors.New("poller: source registered with another poll")
+	// ErrBoundElsewhere: the socket is bound for good to another Poll (or,
+	// for a RawSocket, to another completion port), so it cannot be
+	// registered here. Only Windows' overlapped engine binds sockets: once
+	// registered with a Poll, they stay bound to it, even after Deregister
+	// or the Poll's Close.
+	ErrBoundElsewhere = errors.New("poller: socket bound to another poll's completion port")
 	// ErrConcurrentWait: another goroutine is already in Wait on this Poll.
 	ErrConcurrentWait = errors.New("poller: concurrent Wait on one poll")
 	// ErrInvalidEvents: Wait was given a nil Events or one of capacity 0.

@@ -44,6 +44,9 @@ func netListener(t testing.TB) net.Listener {
 }
 
 // streamPair returns a connected stream of ours and its package-net peer.
+// Where the stream's connect waits for Register (Windows' overlapped
+// engine), the peer is accepted in the background and its methods wait for
+// that: the caller registers the stream before using the peer.
 func streamPair(t testing.TB) (*TCPStream, net.Conn) {
 	t.Helper()
 	ln := netListener(t)
@@ -52,12 +55,109 @@ func streamPair(t testing.TB) (*TCPStream, net.Conn) {
 		t.Fatalf("DialTCP: %v", err)
 	}
 	t.Cleanup(func() { s.Close() })
+	if s.sock.connectDeferred() {
+		peer := acceptLater(ln)
+		t.Cleanup(func() { peer.Close() })
+		return s, peer
+	}
 	peer, err := ln.Accept()
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { peer.Close() })
 	return s, peer
+}
+
+// laterConn is the peer of a stream whose connect waits for Register: it is
+// accepted in the background, and its methods wait for the accept.
+type laterConn struct {
+	ln   net.Listener
+	done chan struct{}
+	conn net.Conn
+	err  error
+}
+
+func acceptLater(ln net.Listener) *laterConn {
+	c := &laterConn{ln: ln, done: make(chan struct{})}
+	go func() {
+		c.conn, c.err = ln.Accept()
+		close(c.done)
+	}()
+	return c
+}
+
+func (c *laterConn) get() (net.Conn, error) {
+	<-c.done
+	return c.conn, c.err
+}
+
+func (c *laterConn) Read(p []byte) (int, error) {
+	conn, err := c.get()
+	if err != nil {
+		return 0, err
+	}
+	return conn.Read(p)
+}
+
+func (c *laterConn) Write(p []byte) (int, error) {
+	conn, err := c.get()
+	if err != nil {
+		return 0, err
+	}
+	return conn.Write(p)
+}
+
+// Close also ends an accept still waiting (its stream never connected).
+func (c *laterConn) Close() error {
+	c.ln.Close()
+	if conn, err := c.get(); err == nil {
+		return conn.Close()
+	}
+	return nil
+}
+
+func (c *laterConn) SetLinger(sec int) error {
+	conn, err := c.get()
+	if err != nil {
+		return err
+	}
+	return conn.(*net.TCPConn).SetLinger(sec)
+}
+
+func (c *laterConn) LocalAddr() net.Addr  { return c.ln.Addr() }
+func (c *laterConn) RemoteAddr() net.Addr { return nil }
+
+func (c *laterConn) SetDeadline(d time.Time) error {
+	return c.with(func(n net.Conn) error { return n.SetDeadline(d) })
+}
+func (c *laterConn) SetReadDeadline(d time.Time) error {
+	return c.with(func(n net.Conn) error { return n.SetReadDeadline(d) })
+}
+func (c *laterConn) SetWriteDeadline(d time.Time) error {
+	return c.with(func(n net.Conn) error { return n.SetWriteDeadline(d) })
+}
+
+func (c *laterConn) with(f func(net.Conn) error) error {
+	conn, err := c.get()
+	if err != nil {
+		return err
+	}
+	return f(conn)
+}
+
+// awaitPeer waits until a registered stream's background peer is accepted.
+func awaitPeer(t testing.TB, peer net.Conn) {
+	t.Helper()
+	if c, ok := peer.(*laterConn); ok {
+		select {
+		case <-c.done:
+			if c.err != nil {
+				t.Fatalf("accepting the peer: %v", c.err)
+			}
+		case <-time.After(eventTimeout):
+			t.Fatal("the registered stream never connected")
+		}
+	}
 }
 
 // waitEvent waits until an event for token satisfies ok and returns it.
@@ -312,7 +412,7 @@ func TestPeerResetGivesReadError(t *testing.T) {
 	if err := p.Registry().Register(s, 5, Readable); err != nil {
 		t.Fatal(err)
 	}
-	peer.(*net.TCPConn).SetLinger(0)
+	peer.(interface{ SetLinger(int) error }).SetLinger(0)
 	peer.Close() // RST
 	events := NewEvents(8)
 	waitEvent(t, p, events, 5, nil)
@@ -555,14 +655,16 @@ func TestBatchesRespectCapacity(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer s.Close()
+		// Registered before the accept: a connect deferred to Register
+		// (Windows' overlapped engine) starts here.
+		if err := p.Registry().Register(s, Token(i), Readable); err != nil {
+			t.Fatal(err)
+		}
 		peer, err := ln.Accept()
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer peer.Close()
-		if err := p.Registry().Register(s, Token(i), Readable); err != nil {
-			t.Fatal(err)
-		}
 		peer.Write([]byte{byte(i)})
 	}
 	events := NewEvents(4)
@@ -631,7 +733,12 @@ func TestUDPRoundTrip(t *testing.T) {
 func TestRegisterDuringBlockedWait(t *testing.T) {
 	p := newPoll(t)
 	s, peer := streamPair(t)
-	peer.Write([]byte("early"))
+	if s.sock.connectDeferred() {
+		// The connect starts at Register: the peer writes once accepted.
+		go peer.Write([]byte("early"))
+	} else {
+		peer.Write([]byte("early"))
+	}
 	events := NewEvents(8)
 	done := make(chan error, 1)
 	go func() { done <- p.Wait(events, eventTimeout) }()
@@ -685,9 +792,14 @@ func TestOperationsAfterClose(t *testing.T) {
 	check("NewWaker", err)
 	check("Close", p.Close())
 
-	// A socket whose Poll closed can join another Poll.
+	// A socket whose Poll closed can join another Poll, unless the Poll
+	// bound it for good (Windows' overlapped engine).
 	p2 := newPoll(t)
-	if err := p2.Registry().Register(s, 1, Readable); err != nil {
+	if s.sock.overlappedBound() {
+		if err := p2.Registry().Register(s, 1, Readable); !errors.Is(err, ErrBoundElsewhere) {
+			t.Fatalf("Register of a bound socket with a new poll = %v, want ErrBoundElsewhere", err)
+		}
+	} else if err := p2.Registry().Register(s, 1, Readable); err != nil {
 		t.Fatalf("Register with a new poll: %v", err)
 	}
 
@@ -728,6 +840,7 @@ func TestClosingRegisteredSocketDeregisters(t *testing.T) {
 	if err := r.Register(s, 1, Readable); err != nil {
 		t.Fatal(err)
 	}
+	awaitPeer(t, peer)
 	s.Close()
 	peer.Write([]byte("after close"))
 	events := NewEvents(8)

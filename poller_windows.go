@@ -58,6 +58,7 @@ type sysReg struct {
 	state  uintptr
 	live   bool   // false once remove ran: the state is no longer Go's
 	queued uint32 // directions queued for re-arm by the next wait
+	engine uint8  // engineAFD or engineOverlapped (engine_windows.go); set before publication
 }
 
 // newCore picks the engine; tests may switch it.
@@ -76,6 +77,14 @@ type sysPoll struct {
 	rearms  []*registration // each once: its sys.queued is non-zero
 	deletes []uintptr       // states deleted while a wait ran
 	batch   []coreRearm     // what the next core wait applies
+
+	// The overlapped engine (engine_windows.go): its calls on a state run
+	// under mu, after checking the state is live and closed is false.
+	ec              engineCore // the core's, or nil
+	forceOverlapped bool       // every socket gets the overlapped engine
+	portID          uint64     // this Poll, in sockSys.boundPort
+	closed          bool
+	rawBound        map[uintptr]bool // raw handles bound: skip-on-success
 }
 
 func (s *sysPoll) open() error {
@@ -87,16 +96,19 @@ func (s *sysPoll) open() error {
 		return err
 	}
 	s.core = c
+	s.ec, _ = c.(engineCore)
+	s.forceOverlapped = overlappedForced()
+	s.portID = portIDs.Add(1)
 	return nil
 }
 
 func (s *sysPoll) add(r *registration) error {
-	st, err := s.core.add(r.handle, r.id, uint32(r.interest))
+	st, engine, err := s.addEngine(r)
 	if err != nil {
-		return sysError("register", err)
+		return err
 	}
 	s.mu.Lock()
-	r.sys = sysReg{state: st, live: true}
+	r.sys = sysReg{state: st, live: true, engine: engine}
 	s.mu.Unlock()
 	return nil
 }
@@ -206,6 +218,7 @@ func (s *sysPoll) drainWake() {}
 func (s *sysPoll) close() error {
 	s.mu.Lock()
 	s.rearms, s.deletes, s.batch = nil, nil, nil
+	s.closed = true // engine calls in flight hold mu: none runs from here on
 	s.mu.Unlock()
 	if err := s.core.close(); err != nil {
 		return sysError("close", err)

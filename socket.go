@@ -18,6 +18,7 @@ type socket struct {
 	fd    uintptr
 	state atomic.Uint64 // closedBit | number of references
 	reg   atomic.Pointer[registration]
+	sys   sockSys // the OS layer's own (Windows: the overlapped engine's)
 }
 
 const closedBit = 1 << 63
@@ -259,7 +260,10 @@ func (l *TCPListener) Accept() (*TCPStream, net.Addr, error) {
 	}
 	defer l.sock.release()
 	for {
-		fd, sa, err := sysAccept(l.sock.fd)
+		fd, sa, err, done := l.sock.engineAccept()
+		if !done {
+			fd, sa, err = sysAccept(l.sock.fd)
+		}
 		switch {
 		case err == nil:
 			remote := tcpAddr(sa)
@@ -300,6 +304,15 @@ func DialTCP(network, address string) (*TCPStream, error) {
 	if err != nil {
 		return nil, err
 	}
+	remote := &net.TCPAddr{IP: ip, Port: port, Zone: zone}
+	sock := newSocket(fd)
+	if deferred, err := sock.deferConnect(family, sa); err != nil {
+		sysCloseSocket(fd)
+		return nil, sysError("bind", err)
+	} else if deferred {
+		// Windows' overlapped engine: the connect starts at Register.
+		return &TCPStream{sock: sock, remote: remote}, nil
+	}
 	for {
 		err = sysConnect(fd, sa)
 		if !isInterrupted(err) {
@@ -310,7 +323,7 @@ func DialTCP(network, address string) (*TCPStream, error) {
 		sysCloseSocket(fd)
 		return nil, sysError("connect", err)
 	}
-	return &TCPStream{sock: newSocket(fd), remote: &net.TCPAddr{IP: ip, Port: port, Zone: zone}}, nil
+	return &TCPStream{sock: sock, remote: remote}, nil
 }
 
 // Read reads what is available into p. It returns io.EOF after the peer's
@@ -337,6 +350,9 @@ func (s *TCPStream) Read(p []byte) (int, error) {
 			s.sock.wouldBlock(flagReadable)
 			return 0, ErrWouldBlock
 		}
+		if err = s.sock.engineReadError(err); err == ErrWouldBlock {
+			return 0, ErrWouldBlock // the overlapped engine's connect is in flight
+		}
 		return 0, sysError("read", err)
 	}
 }
@@ -352,6 +368,9 @@ func (s *TCPStream) Write(p []byte) (int, error) {
 		return 0, err
 	}
 	defer s.sock.release()
+	if n, err, done := s.sock.engineWrite(p, nil); done {
+		return n, err
+	}
 	written := 0
 	for written < len(p) {
 		n, err := sysSend(s.sock.fd, p[written:])
@@ -391,6 +410,9 @@ func (s *TCPStream) SetNoDelay(noDelay bool) error {
 func (s *TCPStream) TakeError() error {
 	if s == nil {
 		return ErrNilSource
+	}
+	if err, done := s.sock.engineTakeError(); done {
+		return err
 	}
 	var soErr error
 	err := s.sock.do("getsockopt", func(fd uintptr) (err error) {
@@ -462,7 +484,10 @@ func (u *UDPSocket) ReadFrom(p []byte) (int, net.Addr, error) {
 	}
 	defer u.sock.release()
 	for {
-		n, sa, err := sysRecvfrom(u.sock.fd, p)
+		n, sa, err, done := u.sock.engineRecvfrom(p)
+		if !done {
+			n, sa, err = sysRecvfrom(u.sock.fd, p)
+		}
 		switch {
 		case err == nil:
 			return n, udpAddr(sa), nil
@@ -488,6 +513,9 @@ func (u *UDPSocket) WriteTo(p []byte, addr net.Addr) (int, error) {
 	to, err := udpSockaddr(u.family, addr)
 	if err != nil {
 		return 0, err
+	}
+	if n, err, done := u.sock.engineWrite(p, to); done {
+		return n, err
 	}
 	for {
 		err = sysSendto(u.sock.fd, p, to)

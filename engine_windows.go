@@ -1,0 +1,340 @@
+package poller
+
+// The Go side of the overlapped engine (iocp_ovl.c): the C core's second
+// engine, for sockets AFD cannot poll (a non-IFS layered service provider
+// hides the base socket). It is chosen per socket by the C core when the
+// base-handle query fails, or forced for every socket of a Poll by
+// POLLER_WINDOWS_ENGINE=overlapped (read by New) or, in tests, by
+// forceOverlapped.
+//
+// How it differs from AFD, for the socket layer:
+//   - A registered socket is bound to the Poll's completion port for good:
+//     registering it with another Poll afterwards fails with
+//     ErrBoundElsewhere (also after Deregister, also after that Poll's
+//     Close). A package-net socket (bound to the runtime's port) cannot be
+//     registered through RawSocket.
+//   - Writes of a registered stream or UDP socket go through the engine's
+//     C-owned send buffer (iocp_ovl_send): while a send is in flight, Write
+//     returns ErrWouldBlock and the send's completion is the Writable event.
+//     What Write accepted is sent: Deregister lets a send in flight finish;
+//     closing the socket aborts it, as closesocket does on Windows.
+//   - Accept and ReadFrom of a registered listener or UDP socket take what
+//     the engine's AcceptEx or WSARecvFrom received.
+//   - DialTCP of a stream that will use this engine only binds the socket;
+//     its connect (ConnectEx) starts at Register. A stream never registered
+//     never connects. Until the connect completes Write and Read return
+//     ErrWouldBlock; TakeError reports its failure.
+//
+// The C state of a registration must stay alive across these calls: they
+// run under sysPoll.mu, which remove (deferred or not) and close also take,
+// and they check that the registration is live and the Poll open.
+
+import (
+	"errors"
+	"os"
+	"sync/atomic"
+	"syscall"
+	"unsafe"
+)
+
+// engineCore is the part of a core that has the overlapped engine: the C
+// core (core_cgo_ovl_windows.go). A core without it (the pure-Go core) is
+// AFD-only: forcing the overlapped engine there fails with
+// ErrOverlappedUnsupported.
+type engineCore interface {
+	// addEngine is add with an engine choice; connectTo (a raw sockaddr,
+	// or nil) starts a deferred connect.
+	addEngine(socket uintptr, id uint64, interest uint32, flags uint32, connectTo unsafe.Pointer, connectLen int32) (state uintptr, engine uint32, err error)
+	send(state uintptr, p []byte, to unsafe.Pointer, toLen int32) (int, error)
+	recvfrom(state uintptr, p []byte, from *syscall.RawSockaddrAny) (int, error)
+	accept(state uintptr, remote *syscall.RawSockaddrAny) (uintptr, error)
+	connectStatus(state uintptr, take bool) error
+}
+
+// ErrOverlappedUnsupported: the overlapped engine was asked for, and the
+// Poll's core has none (the pure-Go core of builds without cgo).
+var ErrOverlappedUnsupported = errors.New("poller: the overlapped engine needs the C core (a cgo build)")
+
+// Engines (iocp.h's IOCP_ENGINE_*) and add flags (IOCP_ADD_*).
+const (
+	engineAFD        = 0
+	engineOverlapped = 1
+	engineSkipBit    = 0x100 // the socket has skip-on-success set
+
+	addOverlapped = 0x1
+	addBound      = 0x2
+	addBoundSkip  = 0x4
+
+	errBoundElsewhereCode = syscall.Errno(0x20000001) // IOCP_E_BOUND_ELSEWHERE
+	wsaENotConn           = syscall.Errno(10057)
+)
+
+// forceOverlapped makes every Poll created while it is set use the
+// overlapped engine (tests). POLLER_WINDOWS_ENGINE=overlapped does the
+// same for a whole process.
+var forceOverlapped atomic.Bool
+
+// overlappedForced reports whether New should force the overlapped engine.
+func overlappedForced() bool {
+	return forceOverlapped.Load() || os.Getenv("POLLER_WINDOWS_ENGINE") == "overlapped"
+}
+
+// engineFor is the C core's choice of engine for a socket
+// (iocp_engine_for; nil without cgo): AFD, or the overlapped engine when the
+// socket's base-handle query fails.
+var engineFor func(fd uintptr) int
+
+// portIDs numbers Polls, for sockSys.boundPort.
+var portIDs atomic.Uint64
+
+// sockSys is the overlapped engine's per-socket data.
+type sockSys struct {
+	connectTo atomic.Pointer[syscall.Sockaddr] // deferred connect, until Register starts it
+	boundPort atomic.Uint64                    // sysPoll.portID this socket is bound to; 0 none
+	boundSkip atomic.Bool                      // skip-on-success was set when bound
+}
+
+// deferConnect binds a new stream instead of connecting it when it is for
+// the overlapped engine: ConnectEx needs the socket bound to the port,
+// which only Register does.
+func (s *socket) deferConnect(family int, sa syscall.Sockaddr) (bool, error) {
+	if engineFor == nil {
+		return false, nil // no overlapped engine in this build
+	}
+	if !overlappedForced() && engineFor(s.fd) != engineOverlapped {
+		return false, nil
+	}
+	var any syscall.Sockaddr = &syscall.SockaddrInet4{}
+	if family == syscall.AF_INET6 {
+		any = &syscall.SockaddrInet6{}
+	}
+	if err := sysBind(s.fd, any); err != nil {
+		return false, err
+	}
+	s.sys.connectTo.Store(&sa)
+	return true, nil
+}
+
+// connectDeferred reports whether the stream's connect waits for Register.
+func (s *socket) connectDeferred() bool { return s.sys.connectTo.Load() != nil }
+
+// overlappedBound reports whether the socket is bound to a Poll for good.
+func (s *socket) overlappedBound() bool { return s.sys.boundPort.Load() != 0 }
+
+// engineReg returns the socket's registration when it is on the overlapped
+// engine; nil-safe (the zero TCPStream has no socket).
+func (s *socket) engineReg() *registration {
+	if s == nil {
+		return nil
+	}
+	if reg := s.reg.Load(); reg != nil && reg.sys.engine == engineOverlapped {
+		return reg
+	}
+	return nil
+}
+
+func (s *socket) engineWrite(p []byte, to syscall.Sockaddr) (int, error, bool) {
+	reg := s.engineReg()
+	if reg == nil {
+		return 0, nil, false
+	}
+	var ptr unsafe.Pointer
+	var l int32
+	if to != nil {
+		var err error
+		if ptr, l, err = rawSockaddr(to); err != nil {
+			return 0, err, true
+		}
+	}
+	sp := &reg.registry.p.sys
+	sp.mu.Lock()
+	defer sp.mu.Unlock()
+	if !sp.engineLiveLocked(reg) {
+		return 0, nil, false
+	}
+	n, err := sp.ec.send(reg.sys.state, p, ptr, l)
+	switch {
+	case err == nil && n == len(p):
+		return n, nil, true
+	case err == nil || err == wsaEWouldBlock:
+		return n, ErrWouldBlock, true // the engine re-armed Writable
+	case to != nil:
+		return n, sysError("sendto", err), true
+	}
+	return n, sysError("write", err), true
+}
+
+func (s *socket) engineAccept() (uintptr, syscall.Sockaddr, error, bool) {
+	reg := s.engineReg()
+	if reg == nil {
+		return 0, nil, nil, false
+	}
+	sp := &reg.registry.p.sys
+	var rsa syscall.RawSockaddrAny
+	sp.mu.Lock()
+	defer sp.mu.Unlock()
+	if !sp.engineLiveLocked(reg) {
+		return 0, nil, nil, false
+	}
+	fd, err := sp.ec.accept(reg.sys.state, &rsa)
+	if err != nil {
+		return 0, nil, err, true
+	}
+	sa, err := rsa.Sockaddr()
+	if err != nil {
+		sa = nil
+	}
+	return fd, sa, nil, true
+}
+
+func (s *socket) engineRecvfrom(p []byte) (int, syscall.Sockaddr, error, bool) {
+	reg := s.engineReg()
+	if reg == nil {
+		return 0, nil, nil, false
+	}
+	sp := &reg.registry.p.sys
+	var rsa syscall.RawSockaddrAny
+	sp.mu.Lock()
+	defer sp.mu.Unlock()
+	if !sp.engineLiveLocked(reg) {
+		return 0, nil, nil, false
+	}
+	n, err := sp.ec.recvfrom(reg.sys.state, p, &rsa)
+	if err != nil {
+		return 0, nil, err, true
+	}
+	sa, _ := rsa.Sockaddr()
+	return n, sa, nil, true
+}
+
+// engineTakeError reports a deferred connect's failure (nil while it is in
+// flight); done is false when SO_ERROR has the answer.
+func (s *socket) engineTakeError() (error, bool) {
+	if err := s.connectStatus(true); err == wsaEWouldBlock {
+		return nil, true
+	} else if err != nil {
+		return sysError("connect", err), true
+	}
+	return nil, false
+}
+
+// engineReadError turns WSAENOTCONN on a stream whose deferred connect is
+// in flight into ErrWouldBlock (its completion brings the next event), and
+// on one whose connect failed into that failure.
+func (s *socket) engineReadError(err error) error {
+	if err != wsaENotConn {
+		return err
+	}
+	switch st := s.connectStatus(false); st {
+	case nil:
+		return err
+	case wsaEWouldBlock:
+		return ErrWouldBlock
+	default:
+		return st
+	}
+}
+
+func (s *socket) connectStatus(take bool) error {
+	reg := s.engineReg()
+	if reg == nil {
+		return nil
+	}
+	sp := &reg.registry.p.sys
+	sp.mu.Lock()
+	defer sp.mu.Unlock()
+	if !sp.engineLiveLocked(reg) {
+		return nil
+	}
+	return sp.ec.connectStatus(reg.sys.state, take)
+}
+
+// engineLiveLocked reports whether reg's C state may be used now.
+func (s *sysPoll) engineLiveLocked(reg *registration) bool {
+	return reg.sys.live && !s.closed && s.ec != nil
+}
+
+// addEngine registers r with the engine its socket gets: the overlapped
+// engine when forced, when the socket's connect was deferred, or when the
+// C core finds no base socket; AFD otherwise.
+func (s *sysPoll) addEngine(r *registration) (uintptr, uint8, error) {
+	o := r.owner
+	var to *syscall.Sockaddr
+	if o != nil {
+		to = o.sys.connectTo.Load()
+	}
+	force := s.forceOverlapped || to != nil
+	if s.ec == nil {
+		if force {
+			return 0, 0, ErrOverlappedUnsupported
+		}
+		st, err := s.core.add(r.handle, r.id, uint32(r.interest))
+		if err != nil {
+			return 0, 0, sysError("register", err)
+		}
+		return st, engineAFD, nil
+	}
+	var flags uint32
+	if force {
+		flags |= addOverlapped
+	}
+	// Bound by this Poll before: binding again fails, and that is fine.
+	if o != nil {
+		switch port := o.sys.boundPort.Load(); {
+		case port == s.portID:
+			flags |= addBound
+			if o.sys.boundSkip.Load() {
+				flags |= addBoundSkip
+			}
+		case port != 0:
+			return 0, 0, ErrBoundElsewhere
+		}
+	} else {
+		// A RawSocket: the Poll remembers the handles it bound. (A handle
+		// number reused by a socket bound to another port would be taken
+		// for ours: RawSocket's caller deregisters before closing.)
+		s.mu.Lock()
+		skip, ok := s.rawBound[r.handle]
+		s.mu.Unlock()
+		if ok {
+			flags |= addBound
+			if skip {
+				flags |= addBoundSkip
+			}
+		}
+	}
+	var ptr unsafe.Pointer
+	var l int32
+	if to != nil {
+		var err error
+		if ptr, l, err = rawSockaddr(*to); err != nil {
+			return 0, 0, err
+		}
+	}
+	st, engine, err := s.ec.addEngine(r.handle, r.id, uint32(r.interest), flags, ptr, l)
+	if err == errBoundElsewhereCode {
+		return 0, 0, ErrBoundElsewhere
+	}
+	if err != nil {
+		return 0, 0, sysError("register", err)
+	}
+	if engine&0xff != engineOverlapped {
+		return st, engineAFD, nil
+	}
+	skip := engine&engineSkipBit != 0
+	if o != nil {
+		o.sys.boundSkip.Store(skip)
+		o.sys.boundPort.Store(s.portID)
+		if to != nil {
+			o.sys.connectTo.CompareAndSwap(to, nil) // started
+		}
+	} else {
+		s.mu.Lock()
+		if s.rawBound == nil {
+			s.rawBound = make(map[uintptr]bool)
+		}
+		s.rawBound[r.handle] = skip
+		s.mu.Unlock()
+	}
+	return st, engineOverlapped, nil
+}
