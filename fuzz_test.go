@@ -22,6 +22,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"sync"
 	"testing"
 	"time"
 )
@@ -85,9 +86,22 @@ type fuzzModel struct {
 	step        int
 }
 
+// fuzzListener is one listener for every run in the process: a listener
+// per run takes a port per run, and at a few hundred runs a second the
+// TIME_WAIT connections of earlier runs leave no free port to bind.
+var (
+	fuzzListenerOnce sync.Once
+	fuzzListener     net.Listener
+	fuzzListenerErr  error
+)
+
 func newFuzzModel(t *testing.T) *fuzzModel {
+	fuzzListenerOnce.Do(func() { fuzzListener, fuzzListenerErr = net.Listen("tcp4", "127.0.0.1:0") })
+	if fuzzListenerErr != nil {
+		t.Fatal(fuzzListenerErr)
+	}
+	ln := fuzzListener
 	checkLeaks(t)
-	ln := netListener(t)
 	m := &fuzzModel{t: t, p: newPoll(t), events: NewEvents(4), buf: make([]byte, 4096)}
 	w, err := NewWaker(m.p.Registry(), fuzzWakeToken)
 	if err != nil {
@@ -99,14 +113,26 @@ func newFuzzModel(t *testing.T) *fuzzModel {
 		if err != nil {
 			t.Fatal(err)
 		}
-		peer, err := ln.Accept()
-		if err != nil {
-			t.Fatal(err)
-		}
+		peer := acceptPeer(t, ln, s)
 		t.Cleanup(func() { s.Close(); peer.Close() })
 		m.streams[i] = &fuzzStream{s: s, peer: peer, open: true, peerOpen: true}
 	}
 	return m
+}
+
+// acceptPeer accepts the peer of s, closing connections a failed earlier
+// run left in the queue.
+func acceptPeer(t *testing.T, ln net.Listener, s *TCPStream) net.Conn {
+	for {
+		peer, err := ln.Accept()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if peer.RemoteAddr().String() == s.LocalAddr().String() {
+			return peer
+		}
+		peer.Close()
+	}
 }
 
 func (m *fuzzModel) fatalf(format string, args ...any) {
@@ -340,10 +366,12 @@ func (m *fuzzModel) finish() {
 		m.check(seen)
 	}
 	for _, fs := range m.streams {
+		// Peers reset (linger 0): no TIME_WAIT piles up over many runs.
+		fs.peer.(*net.TCPConn).SetLinger(0)
+		fs.peer.Close()
 		if fs.open {
 			m.expect("final Close", fs.s.Close(), nil)
 		}
-		fs.peer.Close()
 	}
 	m.expect("Poll Close", m.p.Close(), nil)
 }
