@@ -11,13 +11,14 @@ import (
 )
 
 type report struct {
-	cfg     *config
-	elapsed time.Duration
-	mach    [][2]string
-	echo    echoRuns
-	resp    *respRuns
-	wait    waitRuns
-	mem     memRuns
+	cfg       *config
+	loadStart string // /proc/loadavg when the run began
+	elapsed   time.Duration
+	mach      [][2]string
+	echo      echoRuns
+	resp      *respRuns
+	wait      waitRuns
+	mem       memRuns
 }
 
 func median(xs []float64) float64 {
@@ -72,6 +73,7 @@ func (r *report) machine() error {
 		fmt.Sscanf(firstLine(string(b)), "MemTotal: %d kB", &kb)
 		mem = fmt.Sprintf("%.1f GiB", float64(kb)/(1<<20))
 	}
+	r.loadStart = loadavg()
 	kernel, _ := output("uname", "-sr")
 	gcc, _ := output("gcc", "--version")
 	redis, _ := output(r.cfg.redisServer, "--version")
@@ -97,6 +99,19 @@ func (r *report) machine() error {
 	return nil
 }
 
+// loadavg returns the three load averages of /proc/loadavg.
+func loadavg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "unknown"
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return "unknown"
+	}
+	return strings.Join(f[:3], " ")
+}
+
 func holds(ok bool) string {
 	if ok {
 		return "holds"
@@ -113,7 +128,10 @@ func (r *report) markdown() string {
 		time.Now().UTC().Format("2006-01-02 15:04 UTC"), r.elapsed.Round(time.Second))
 	p("Every figure is the median of %d runs; from run to run the servers take turns going first. ", c.runs)
 	p("A ratio is the median of the run-by-run ratios, each between two figures of the same run ")
-	p("(poller ÷ peer). Servers, clients and peers share the machine's cores; nothing is pinned.\n\n")
+	p("(poller ÷ peer). Servers, clients and peers share the machine's cores; nothing is pinned. ")
+	p("Load averages (1, 5, 15 min) when the run began: %s (the build just before counts in them); ", r.loadStart)
+	p("when it ended: %s (this run counts in them). Values well above 2 mean other work shared the ", loadavg())
+	p("machine with these measurements.\n\n")
 
 	p("### Machine\n\n| | |\n|---|---|\n")
 	for _, kv := range r.mach {
@@ -187,29 +205,43 @@ func (r *report) echoTable(p printer) {
 	p("Each connection sends a message and waits for its whole echo before the next (cmd/echoload, ")
 	p("itself on poller). %v warm-up, then %v counted per run. Allocations: the server's own ", c.echoWarmup, c.echoDuration)
 	p("runtime.MemStats.Mallocs over the middle of the counted window, divided by the messages it echoed meanwhile; ")
-	p("server CPU: its CPU time (/proc/PID/task/*/schedstat) over the same window, per message.\n\n")
-	p("| server | messages/s | poller ÷ this | p50 µs | p99 µs | allocs/message | server CPU µs/message |\n")
-	p("|---|---:|---:|---:|---:|---:|---:|\n")
+	p("server CPU: its CPU time (/proc/PID/task/*/schedstat) over the same window, per message ")
+	p("(lower is better; it moves far less with the machine's other load than messages/s do).\n\n")
+	p("| server | messages/s | poller ÷ this | p50 µs | p99 µs | allocs/message | server CPU µs/message | poller ÷ this |\n")
+	p("|---|---:|---:|---:|---:|---:|---:|---:|\n")
+	pc := col(r.echo["poller"], func(e echoResult) float64 { return e.CPUusPerMsg })
 	pe := col(r.echo["poller"], func(e echoResult) float64 { return e.MsgsPerSec })
 	for _, s := range []struct{ key, label string }{
 		{"poller", "poller (examples/echo)"}, {"gnet", "gnet (cmd/gnetecho)"}, {"net", "package net (cmd/netecho)"}} {
 		runs := r.echo[s.key]
 		rate := col(runs, func(e echoResult) float64 { return e.MsgsPerSec })
-		ratio := "—"
+		cpu := col(runs, func(e echoResult) float64 { return e.CPUusPerMsg })
+		ratio, cpuRatio := "—", "—"
 		if s.key != "poller" {
 			ratio = fmt.Sprintf("%.2fx", pairedRatio(pe, rate))
+			cpuRatio = fmt.Sprintf("%.2fx", pairedRatio(pc, cpu))
 		}
-		p("| %s | %.0f | %s | %.0f | %.0f | %.3f | %.2f |\n", s.label, median(rate), ratio,
+		p("| %s | %.0f | %s | %.0f | %.0f | %.3f | %.2f | %s |\n", s.label, median(rate), ratio,
 			median(col(runs, func(e echoResult) float64 { return e.P50us })),
 			median(col(runs, func(e echoResult) float64 { return e.P99us })),
 			median(col(runs, func(e echoResult) float64 { return e.AllocsPerMsg })),
-			median(col(runs, func(e echoResult) float64 { return e.CPUusPerMsg })))
+			median(cpu), cpuRatio)
 	}
 	p("\nPer run, messages/s:")
 	for _, s := range []string{"poller", "gnet", "net"} {
 		p(" %s %s;", s, joinf(col(r.echo[s], func(e echoResult) float64 { return e.MsgsPerSec }), "%.0f"))
 	}
-	p("\n\n")
+	p(" ratios run by run: poller ÷ gnet")
+	for _, peer := range []string{"gnet", "net"} {
+		if peer == "net" {
+			p("; poller ÷ net")
+		}
+		rate := col(r.echo[peer], func(e echoResult) float64 { return e.MsgsPerSec })
+		for i := range min(len(pe), len(rate)) {
+			p(" %.2f", pe[i]/rate[i])
+		}
+	}
+	p(".\n\n")
 }
 
 func respLabel(srv string) string {
