@@ -17,6 +17,8 @@
 #   wine-stop            stop this prefix's wineserver (never anyone else's)
 #   wine-clean           stop it and delete the prefix (~700 MB)
 #   bench-windows        both Windows cores' crossings into BENCHMARKS.md (end of file)
+#   test-windows-overlapped  the suite with the overlapped engine forced (end of file)
+#   bench-engines        AFD and overlapped engines into BENCHMARKS.md (end of file)
 
 MINGW_CC ?= x86_64-w64-mingw32-gcc
 
@@ -170,4 +172,34 @@ WINDOWS_BENCHFLAGS ?= -benchtime 20x
 
 bench-windows: wine-prefix
 	$(call wine-run,$(WINENV) POLLER_BENCH_MD=BENCHMARKS.md $(GO) test -count=1 -run '^$$' -bench '^BenchmarkCores$$' $(WINDOWS_BENCHFLAGS) .)
+	@$(WINE_STOP)
+
+# ---------------------------------------------------------------------------
+# The overlapped engine (iocp_ovl.c: the C core's fallback for sockets AFD
+# cannot poll).
+#
+# test-windows-overlapped: the behaviour suite (every test of poller_test.go,
+# and Example) and the engine's own tests (TestOverlapped*, in
+# poller_ovl_windows_test.go), under Wine with -race, with the engine forced
+# for every socket (POLLER_WINDOWS_ENGINE=overlapped). The other files' tests
+# are AFD- or core-specific (the pure-Go core has no overlapped engine; some
+# accept a dialed stream before registering it, which a connect deferred to
+# Register cannot serve) and run in test-windows. test-windows runs it.
+#
+# bench-engines: AFD and the overlapped engine side by side (C memory per
+# idle registration, crossings per event); rewrites BENCHMARKS.md between
+# <!-- engines:begin --> and <!-- engines:end -->, and nothing else.
+
+OVERLAPPED_TESTS = ^($(shell sed -n 's/^func \(Test[A-Za-z0-9_]*\)(t \*testing\.T).*/\1/p' poller_test.go | paste -sd'|' -)|Example|TestOverlapped.*)$$
+
+.PHONY: test-windows-overlapped bench-engines
+
+test-windows: test-windows-overlapped
+
+test-windows-overlapped: wine-prefix
+	$(call wine-run,$(WINENV) POLLER_WINDOWS_ENGINE=overlapped $(GO) test -race $(WINDOWS_TESTFLAGS) -run '$(OVERLAPPED_TESTS)' $(WINDOWS_PKGS))
+	@$(WINE_STOP)
+
+bench-engines: wine-prefix
+	$(call wine-run,$(WINENV) POLLER_ENGINES_MD=$(CURDIR)/BENCHMARKS.md $(GO) test -count=1 -run '^TestOverlappedEngineFigures$$' .)
 	@$(WINE_STOP)
