@@ -201,5 +201,5 @@ test-windows-overlapped: wine-prefix
 	@$(WINE_STOP)
 
 bench-engines: wine-prefix
-	$(call wine-run,$(WINENV) POLLER_ENGINES_MD=$(CURDIR)/BENCHMARKS.md $(GO) test -count=1 -run '^TestOverlappedEngineFigures$$' .)
+	$(call wine-run,$(WINENV) POLLER_ENGINES_MD=BENCHMARKS.md $(GO) test -count=1 -run '^TestOverlappedEngineFigures$$' .)
 	@$(WINE_STOP)
