@@ -237,7 +237,10 @@ func (s *socket) wouldBlock(flags uint32) {
 // of package net reached through SyscallConn: AFD polling never binds the
 // socket to our port, so sockets already bound to another port (as package
 // net's are) work too. The caller keeps it non-blocking and deregisters it
-// before closing it.
+// before closing it. The exception is a socket on the overlapped engine
+// (engine_windows.go: forced, or where AFD cannot see the base socket): it
+// is bound to the Poll's port for good, so one bound elsewhere (package
+// net's) fails with ErrBoundElsewhere.
 func RawSocket(s syscall.Handle) Source { return rawSocket(s) }
 
 type rawSocket syscall.Handle

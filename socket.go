@@ -281,7 +281,9 @@ func (l *TCPListener) Accept() (*TCPStream, net.Addr, error) {
 // DialTCP starts a non-blocking connect to address and returns at once. The
 // stream becomes writable when the connect finished: then TakeError tells
 // whether it failed (for example with syscall.ECONNREFUSED). An empty host
-// dials the loopback address.
+// dials the loopback address. On Windows, a stream for the overlapped engine
+// (a socket AFD cannot poll, or POLLER_WINDOWS_ENGINE=overlapped) is only
+// bound here: its connect starts when it is registered.
 func DialTCP(network, address string) (*TCPStream, error) {
 	if network != "tcp" && network != "tcp4" && network != "tcp6" {
 		return nil, &net.OpError{Op: "dial", Net: network, Err: ErrInvalidAddress}
