@@ -413,6 +413,11 @@ static void rd_complete(iocp_port *port, ovl_sock *s, int err, DWORD bytes)
 			closesocket(s->accept_sock);
 			s->accept_sock = INVALID_SOCKET;
 		}
+		/* A client gone before its accept completed: as accept()
+		 * says, so that Accept skips it and goes on. */
+		if (err == ERROR_NETNAME_DELETED ||
+		    err == ERROR_CONNECTION_ABORTED || err == WSAECONNABORTED)
+			s->rd_err = WSAECONNRESET;
 		break;
 	}
 	evaluate(port, s);
