@@ -6,7 +6,7 @@ GO ?= go
 export GOFLAGS ?=
 UNIX_VET_OS := darwin freebsd netbsd openbsd dragonfly
 
-.PHONY: all demo test test-linux fmt-check vet
+.PHONY: all demo test test-linux test-deps fmt-check vet
 
 all: test
 
@@ -27,8 +27,18 @@ vet: vet-windows
 	done
 	CGO_ENABLED=0 $(GO) build ./...
 
-test-linux:
+test-linux: test-deps
 	$(GO) test -race -count=1 ./...
+
+# redis-benchmark (Debian's redis-tools) drives examples/resp in its test:
+# a client nobody here wrote.
+test-deps:
+	@command -v redis-benchmark >/dev/null 2>&1 && exit 0; \
+	if [ "$$(id -u)" != 0 ]; then \
+		echo "test-deps: redis-benchmark missing: apt-get install redis-tools (as root)" >&2; exit 1; fi; \
+	echo "test-deps: apt-get install redis-tools"; \
+	apt-get update -qq </dev/null && \
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends redis-tools </dev/null >/dev/null
 
 include mingw.mk
 -include bench.mk

@@ -221,13 +221,13 @@ var errClosed = net.ErrClosed
 // OS (or the Windows C core) hands back with each event; the token and
 // interest it maps to may change with Reregister.
 type registration struct {
+	sys      sysReg // backend data (the C state on Windows); first, as it is empty on Unix and would pad the end
 	id       uint64
 	token    Token
 	interest Interest
 	handle   uintptr // the fd or SOCKET
 	owner    *socket // nil for raw sources
 	registry *Registry
-	sys      sysReg // backend data (the C state on Windows)
 }
 
 // Poll is an event queue. Create it with New; one goroutine at a time waits
