@@ -409,73 +409,69 @@ type Registry struct {
 // Register asks for events of the given interest on src, reported with
 // token. A source can be registered with one Poll once; see Reregister.
 func (r *Registry) Register(src Source, token Token, interest Interest) error {
-	if !r.opened() {
-		return errClosed
-	}
-	if err := validInterest(interest); err != nil {
+	if err := r.checkInterest(interest); err != nil {
 		return err
 	}
-	h, s, err := sourceOf(src)
-	if err != nil {
-		return err
-	}
-	defer s.release()
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.closed {
-		return errClosed
-	}
-	if err := s.checkFree(r); err != nil {
-		return err
-	}
-	if r.byHandle[h] != nil {
-		return ErrAlreadyRegistered
-	}
-	reg := r.allocLocked(h, token, interest, s)
-	if err := r.p.sys.add(reg); err != nil {
-		r.freeLocked(reg)
-		return err
-	}
-	r.byHandle[h] = reg
-	if !s.attach(reg) {
-		// Closed meanwhile: its Close may have missed this registration.
-		r.removeLocked(reg)
-		return errClosed
-	}
-	return nil
+	return r.locked(src, func(h uintptr, s *socket) error {
+		if r.closed {
+			return errClosed
+		}
+		if err := s.checkFree(r); err != nil {
+			return err
+		}
+		if r.byHandle[h] != nil {
+			return ErrAlreadyRegistered
+		}
+		reg := r.allocLocked(h, token, interest, s)
+		if err := r.p.sys.add(reg); err != nil {
+			r.freeLocked(reg)
+			return err
+		}
+		r.byHandle[h] = reg
+		if !s.attach(reg) {
+			// Closed meanwhile: its Close may have missed this registration.
+			r.removeLocked(reg)
+			return errClosed
+		}
+		return nil
+	})
 }
 
 // Reregister replaces the token and interest of a registered source. The
 // source is polled afresh for the new interest, as after a Register.
 func (r *Registry) Reregister(src Source, token Token, interest Interest) error {
-	if !r.opened() {
-		return errClosed
-	}
-	if err := validInterest(interest); err != nil {
+	if err := r.checkInterest(interest); err != nil {
 		return err
 	}
-	h, s, err := sourceOf(src)
-	if err != nil {
-		return err
-	}
-	defer s.release()
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	reg, err := r.lookupLocked(h, s)
-	if err != nil {
-		return err
-	}
-	old := *reg
-	reg.token, reg.interest = token, interest
-	if err := r.p.sys.modify(reg); err != nil {
-		reg.token, reg.interest = old.token, old.interest
-		return err
-	}
-	return nil
+	return r.locked(src, func(h uintptr, s *socket) error {
+		reg, err := r.lookupLocked(h, s)
+		if err != nil {
+			return err
+		}
+		oldToken, oldInterest := reg.token, reg.interest
+		reg.token, reg.interest = token, interest
+		if err := r.p.sys.modify(reg); err != nil {
+			reg.token, reg.interest = oldToken, oldInterest
+			return err
+		}
+		return nil
+	})
 }
 
 // Deregister stops events for src. Once it returns, no Wait reports src.
 func (r *Registry) Deregister(src Source) error {
+	return r.locked(src, func(h uintptr, s *socket) error {
+		reg, err := r.lookupLocked(h, s)
+		if err != nil {
+			return err
+		}
+		return r.removeLocked(reg)
+	})
+}
+
+// locked runs f under the registry lock with src's handle and socket, the
+// socket held open meanwhile.
+func (r *Registry) locked(src Source, f func(h uintptr, s *socket) error) error {
 	if !r.opened() {
 		return errClosed
 	}
@@ -486,11 +482,16 @@ func (r *Registry) Deregister(src Source) error {
 	defer s.release()
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	reg, err := r.lookupLocked(h, s)
-	if err != nil {
-		return err
+	return f(h, s)
+}
+
+// checkInterest is the check Register and Reregister make first: a closed
+// registry, then the interest.
+func (r *Registry) checkInterest(interest Interest) error {
+	if !r.opened() {
+		return errClosed
 	}
-	return r.removeLocked(reg)
+	return validInterest(interest)
 }
 
 // opened reports whether r belongs to a Poll made by New.
