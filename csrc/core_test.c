@@ -1,9 +1,11 @@
 /*
  * core_test.c: tests of the C core (iocp.c) through its API in iocp.h.
  *
- * Build (from the repository root):
- *   x86_64-w64-mingw32-gcc -O2 -Wall -Wextra -o build/core_test.exe \
- *       csrc/core_test.c iocp.c -lws2_32 -lntdll
+ * Build (from the repository root; the harness is csrc/testlib.c, shared
+ * with csrc/ovl_test.c):
+ *   x86_64-w64-mingw32-gcc -O2 -Wall -Wextra -I. -o build/core_test.exe \
+ *       csrc/core_test.c csrc/testlib.c iocp.c iocp_ovl.c \
+ *       -lws2_32 -lmswsock -lntdll
  * Run:
  *   WINEPREFIX=$PWD/build/wineprefix WINEDEBUG=-all \
  *       /usr/lib/wine/wine64 build/core_test.exe [test-name-substring]
@@ -12,212 +14,15 @@
  * must leave no C allocation behind (iocp_live_allocs).
  */
 
-#include <winsock2.h>
-#include <ws2tcpip.h>
-#include <windows.h>
+#include "testlib.h"
 
-#include <malloc.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-
-#include "../iocp.h"
-
-/* ---- harness ---- */
-
-static int test_failures;
-
-#define CHECK(cond)                                                        \
-	do {                                                               \
-		if (!(cond)) {                                             \
-			printf("    FAIL %s:%d: %s\n", __FILE__, __LINE__, \
-			       #cond);                                     \
-			test_failures++;                                   \
-		}                                                          \
-	} while (0)
-
-#define CHECK_EQ(a, b)                                                      \
-	do {                                                                \
-		long long a_ = (long long)(a), b_ = (long long)(b);         \
-		if (a_ != b_) {                                             \
-			printf("    FAIL %s:%d: %s == %s (%lld != %lld)\n",    \
-			       __FILE__, __LINE__, #a, #b, a_, b_);         \
-			test_failures++;                                    \
-		}                                                           \
-	} while (0)
-
-#define CHECK_OK(call) CHECK_EQ((call), 0)
-
-/* ---- sockets ---- */
-
-static void set_nonblocking(SOCKET s)
-{
-	u_long on = 1;
-	CHECK_OK(ioctlsocket(s, FIONBIO, &on));
-}
-
-static SOCKET listener(struct sockaddr_in *addr)
-{
-	SOCKET l = socket(AF_INET, SOCK_STREAM, IPPROTO_TCP);
-	int len = sizeof *addr;
-
-	memset(addr, 0, sizeof *addr);
-	addr->sin_family = AF_INET;
-	addr->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	CHECK(l != INVALID_SOCKET);
-	CHECK_OK(bind(l, (struct sockaddr *)addr, sizeof *addr));
-	CHECK_OK(listen(l, 64));
-	CHECK_OK(getsockname(l, (struct sockaddr *)addr, &len));
-	return l;
-}
-
-/* A connected loopback pair, both non-blocking: *c the client, *s the
- * accepted end. */
-static void tcp_pair(SOCKET *c, SOCKET *s)
-{
-	struct sockaddr_in addr;
-	SOCKET l = listener(&addr);
-
-	*c = socket(AF_INET, SOCK_STREAM, IPPROTO_TCP);
-	CHECK(*c != INVALID_SOCKET);
-	CHECK_OK(connect(*c, (struct sockaddr *)&addr, sizeof addr));
-	*s = accept(l, NULL, NULL);
-	CHECK(*s != INVALID_SOCKET);
-	closesocket(l);
-	set_nonblocking(*c);
-	set_nonblocking(*s);
-}
-
-static void send_byte(SOCKET s)
-{
-	CHECK_EQ(send(s, "x", 1, 0), 1);
-}
-
-/* Reads until WOULDBLOCK; returns the bytes read. */
-static int drain(SOCKET s)
-{
-	char buf[4096];
-	int n, total = 0;
-
-	while ((n = recv(s, buf, sizeof buf, 0)) > 0)
-		total += n;
-	CHECK(n < 0 && WSAGetLastError() == WSAEWOULDBLOCK);
-	return total;
-}
-
-/* ---- waiting ---- */
-
-/* Records of one id gathered by collect(). */
-typedef struct seen {
-	int records; /* for the id */
-	uint32_t bits;
-	int others; /* records for other ids */
-} seen;
-
-/* Waits up to timeout_ms for a record of id (stopping at the first batch
- * that has one; 0 = wait the whole time, to prove silence). */
-static seen collect(uintptr_t port, uint64_t id, DWORD timeout_ms, int stop)
-{
-	ULONGLONG deadline = GetTickCount64() + timeout_ms;
-	iocp_event ev[16];
-	seen r = {0, 0, 0};
-	int n, i;
-
-	for (;;) {
-		ULONGLONG now = GetTickCount64();
-		DWORD left = now >= deadline ? 0 : (DWORD)(deadline - now);
-
-		CHECK_OK(iocp_wait(port, NULL, 0, ev, 16, left, &n));
-		for (i = 0; i < n; i++) {
-			if (ev[i].id == id) {
-				r.records++;
-				r.bits |= ev[i].bits;
-			} else {
-				r.others++;
-			}
-		}
-		if ((stop && r.records > 0) || left == 0)
-			return r;
-	}
-}
-
-static seen wait_for(uintptr_t port, uint64_t id)
-{
-	return collect(port, id, 5000, 1);
-}
-
-/* Number of records in ms (expected: 0). */
-static int quiet(uintptr_t port, DWORD ms)
-{
-	seen r = collect(port, 0, ms, 0);
-	return r.records + r.others;
-}
-
-static uintptr_t open_port(void)
-{
-	uintptr_t port = 0;
-	CHECK_OK(iocp_port_open(&port));
-	return port;
-}
 
 static uintptr_t add(uintptr_t port, SOCKET s, uint64_t id, uint32_t interest)
 {
 	uintptr_t h = 0;
 	CHECK_OK(iocp_sock_add(port, (uintptr_t)s, id, interest, &h));
 	return h;
-}
-
-/* Wine 8's GetProcessHandleCount succeeds with 0; the system handle table
- * (NtQuerySystemInformation class 16) has the real count there. */
-typedef struct sys_handle {
-	ULONG pid;
-	BYTE type;
-	BYTE flags;
-	USHORT value;
-	PVOID object;
-	ULONG access;
-} sys_handle;
-
-typedef struct sys_handles {
-	ULONG count;
-	sys_handle handles[1];
-} sys_handles;
-
-__declspec(dllimport) LONG NTAPI NtQuerySystemInformation(int info_class,
-							  PVOID buf, ULONG len,
-							  ULONG *ret_len);
-
-static DWORD handle_count_from_system(void)
-{
-	ULONG size = 1 << 20, i;
-	DWORD n = 0, pid = GetCurrentProcessId();
-	sys_handles *t;
-	LONG status;
-
-	for (;;) {
-		t = malloc(size);
-		if (t == NULL)
-			return 0;
-		status = NtQuerySystemInformation(16, t, size, NULL);
-		if (status != (LONG)0xC0000004L) /* INFO_LENGTH_MISMATCH */
-			break;
-		free(t);
-		size *= 2;
-	}
-	for (i = 0; status == 0 && i < t->count; i++)
-		n += t->handles[i].pid == pid;
-	free(t);
-	return n;
-}
-
-static DWORD handle_count(void)
-{
-	DWORD n = 0;
-
-	if (!GetProcessHandleCount(GetCurrentProcess(), &n) || n == 0)
-		n = handle_count_from_system();
-	return n;
 }
 
 /* ---- tests ---- */
@@ -238,10 +43,7 @@ static void test_readable_after_send(void)
 	CHECK_EQ(r.others, 0);
 	CHECK_EQ(quiet(port, 50), 0);
 
-	CHECK_OK(iocp_sock_delete(port, h));
-	CHECK_OK(iocp_port_close(port));
-	closesocket(c);
-	closesocket(s);
+	finish_pair(port, h, c, s);
 }
 
 static void test_no_event_until_rearm(void)
@@ -292,10 +94,7 @@ static void test_no_event_until_rearm(void)
 	CHECK_OK(iocp_sock_rearm(port, h, IOCP_WRITABLE));
 	CHECK_EQ(quiet(port, 100), 0);
 
-	CHECK_OK(iocp_sock_delete(port, h));
-	CHECK_OK(iocp_port_close(port));
-	closesocket(c);
-	closesocket(s);
+	finish_pair(port, h, c, s);
 }
 
 static void test_writable_after_connect(void)
@@ -306,16 +105,14 @@ static void test_writable_after_connect(void)
 	seen r;
 	int rc;
 
-	c = socket(AF_INET, SOCK_STREAM, IPPROTO_TCP);
-	set_nonblocking(c);
+	c = new_socket(SOCK_STREAM);
 	rc = connect(c, (struct sockaddr *)&addr, sizeof addr);
 	CHECK(rc == 0 || WSAGetLastError() == WSAEWOULDBLOCK);
 	h = add(port, c, 3, IOCP_READABLE | IOCP_WRITABLE);
 	r = wait_for(port, 3);
 	CHECK_EQ(r.records, 1);
 	CHECK_EQ(r.bits, IOCP_WRITABLE);
-	s = accept(l, NULL, NULL);
-	CHECK(s != INVALID_SOCKET);
+	s = accept_wait(l);
 
 	/* Writable stays reported; readable still polled. */
 	CHECK_EQ(quiet(port, 50), 0);
@@ -339,8 +136,7 @@ static void test_connect_refused(void)
 	int rc;
 
 	closesocket(l); /* nobody listens on addr any more */
-	c = socket(AF_INET, SOCK_STREAM, IPPROTO_TCP);
-	set_nonblocking(c);
+	c = new_socket(SOCK_STREAM);
 	rc = connect(c, (struct sockaddr *)&addr, sizeof addr);
 	CHECK(rc == SOCKET_ERROR && WSAGetLastError() == WSAEWOULDBLOCK);
 	h = add(port, c, 4, IOCP_WRITABLE);
@@ -435,10 +231,7 @@ static void test_modify_widens_pending_poll(void)
 	send_byte(c);
 	CHECK_EQ(quiet(port, 100), 0);
 
-	CHECK_OK(iocp_sock_delete(port, h));
-	CHECK_OK(iocp_port_close(port));
-	closesocket(c);
-	closesocket(s);
+	finish_pair(port, h, c, s);
 }
 
 static void test_delete_after_completion_queued(void)
@@ -487,10 +280,7 @@ static void test_at_once_completion_delivered_once(void)
 	CHECK_EQ(r.bits, IOCP_READABLE | IOCP_WRITABLE);
 	CHECK_EQ(r.others, 0);
 
-	CHECK_OK(iocp_sock_delete(port, h));
-	CHECK_OK(iocp_port_close(port));
-	closesocket(c);
-	closesocket(s);
+	finish_pair(port, h, c, s);
 }
 
 static void test_close_port_with_pending(void)
@@ -560,24 +350,7 @@ static void test_wake(void)
 		found |= ev[i].id == 5 ? 1 : ev[i].id == 77 ? 2 : 4;
 	CHECK_EQ(found, 3);
 
-	CHECK_OK(iocp_sock_delete(port, h));
-	CHECK_OK(iocp_port_close(port));
-	closesocket(c);
-	closesocket(s);
-}
-
-typedef struct waiter {
-	uintptr_t port;
-	int n;
-	iocp_event ev[8];
-	int rc;
-} waiter;
-
-static DWORD WINAPI waiter_main(void *arg)
-{
-	waiter *w = arg;
-	w->rc = iocp_wait(w->port, NULL, 0, w->ev, 8, INFINITE, &w->n);
-	return 0;
+	finish_pair(port, h, c, s);
 }
 
 static void test_other_thread(void)
@@ -589,7 +362,8 @@ static void test_other_thread(void)
 
 	/* A wait blocked in another thread returns on an id-0 wake. */
 	w.port = open_port();
-	t = CreateThread(NULL, 0, waiter_main, &w, 0, NULL);
+	w.timeout_ms = INFINITE;
+	t = start_waiter(&w);
 	Sleep(50);
 	CHECK_EQ(WaitForSingleObject(t, 0), WAIT_TIMEOUT);
 	CHECK_OK(iocp_wake(w.port, 0));
@@ -600,7 +374,7 @@ static void test_other_thread(void)
 
 	/* Add and re-arm while the wait is blocked elsewhere. */
 	tcp_pair(&c, &s);
-	t = CreateThread(NULL, 0, waiter_main, &w, 0, NULL);
+	t = start_waiter(&w);
 	Sleep(50);
 	h = add(w.port, s, 21, IOCP_READABLE);
 	send_byte(c);
@@ -611,7 +385,7 @@ static void test_other_thread(void)
 	CHECK_EQ(w.ev[0].id, 21);
 
 	CHECK_EQ(drain(s), 1);
-	t = CreateThread(NULL, 0, waiter_main, &w, 0, NULL);
+	t = start_waiter(&w);
 	Sleep(50);
 	CHECK_OK(iocp_sock_rearm(w.port, h, IOCP_READABLE));
 	send_byte(c);
@@ -620,10 +394,7 @@ static void test_other_thread(void)
 	CHECK_EQ(w.n, 1);
 	CHECK_EQ(w.ev[0].id, 21);
 
-	CHECK_OK(iocp_sock_delete(w.port, h));
-	CHECK_OK(iocp_port_close(w.port));
-	closesocket(c);
-	closesocket(s);
+	finish_pair(w.port, h, c, s);
 }
 
 static void test_cap_respected(void)
@@ -734,7 +505,6 @@ static void test_peer_close(void)
 {
 	SOCKET c, s, c2, s2;
 	uintptr_t port = open_port(), h, h2;
-	struct linger lg = {1, 0};
 	seen r;
 
 	/* Orderly close: readable and read-closed. */
@@ -750,8 +520,7 @@ static void test_peer_close(void)
 	/* Reset: readable and read-closed at least (ABORT adds the rest). */
 	tcp_pair(&c2, &s2);
 	h2 = add(port, s2, 2, IOCP_READABLE);
-	CHECK_OK(setsockopt(c2, SOL_SOCKET, SO_LINGER, (char *)&lg, sizeof lg));
-	closesocket(c2);
+	close_reset(c2);
 	r = wait_for(port, 2);
 	CHECK_EQ(r.records, 1);
 	CHECK_EQ(r.bits & (IOCP_READABLE | IOCP_READ_CLOSED),
@@ -1124,11 +893,6 @@ static void test_stress_concurrent(void)
 
 /* ---- main ---- */
 
-typedef struct test {
-	const char *name;
-	void (*fn)(void);
-} test;
-
 static const test tests[] = {
 	{"readable_after_send", test_readable_after_send},
 	{"no_event_until_rearm", test_no_event_until_rearm},
@@ -1154,75 +918,13 @@ static const test tests[] = {
 	{"stress_concurrent", test_stress_concurrent},
 };
 
-/* One full cycle first, so that handles Winsock and Wine open once per
- * process on first use do not count as leaks. */
-static void warm_up(void)
-{
-	SOCKET c, s;
-	uintptr_t port = open_port();
-
-	tcp_pair(&c, &s);
-	iocp_sock_delete(port, add(port, s, 1, IOCP_READABLE));
-	iocp_port_close(port);
-	closesocket(c);
-	closesocket(s);
-}
-
 int main(int argc, char **argv)
 {
-	WSADATA wsa;
-	DWORD handles;
-	size_t i;
-	int passed = 0, failed = 0;
+	int rc = tests_start(add);
 
-	setvbuf(stdout, NULL, _IONBF, 0);
-	if (WSAStartup(MAKEWORD(2, 2), &wsa) != 0) {
-		printf("WSAStartup failed\n");
-		return 2;
-	}
-	warm_up();
-	handles = handle_count();
-
-	for (i = 0; i < sizeof tests / sizeof tests[0]; i++) {
-		ULONGLONG t0 = GetTickCount64();
-
-		if (argc > 1 && strstr(tests[i].name, argv[1]) == NULL)
-			continue;
-		test_failures = 0;
-		tests[i].fn();
-		if (iocp_live_allocs() != 0) {
-			printf("    FAIL: %lld C allocations left\n",
-			       (long long)iocp_live_allocs());
-			test_failures++;
-		}
-		if (handle_count() != handles) {
-			printf("    FAIL: %lu handles, %lu before\n",
-			       (unsigned long)handle_count(),
-			       (unsigned long)handles);
-			test_failures++;
-		}
-		printf("%s %s (%llu ms)\n", test_failures ? "FAIL" : "ok  ",
-		       tests[i].name, GetTickCount64() - t0);
-		if (test_failures)
-			failed++;
-		else
-			passed++;
-	}
-
-	test_failures = 0;
-	CHECK(handles > 0);
-	CHECK_EQ(_heapchk(), _HEAPOK);
-	CHECK_EQ(iocp_live_allocs(), 0);
-	CHECK_EQ(handle_count(), handles);
-	printf("%s leaks (allocs %lld, handles %lu -> %lu)\n",
-	       test_failures ? "FAIL" : "ok  ", (long long)iocp_live_allocs(),
-	       (unsigned long)handles, (unsigned long)handle_count());
-	if (test_failures)
-		failed++;
-	else
-		passed++;
-
-	WSACleanup();
-	printf("%d passed, %d failed\n", passed, failed);
-	return failed ? 1 : 0;
+	if (rc != 0)
+		return rc;
+	tests_run(tests, sizeof tests / sizeof tests[0],
+		  argc > 1 ? argv[1] : NULL, NULL);
+	return tests_finish();
 }

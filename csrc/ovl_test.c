@@ -3,9 +3,11 @@
  * iocp.h, each run with skip-on-success decided per socket (on under Wine)
  * and again with it forced off.
  *
- * Build (from the repository root):
+ * Build (from the repository root; the harness is csrc/testlib.c, shared
+ * with csrc/core_test.c):
  *   x86_64-w64-mingw32-gcc -O2 -Wall -Wextra -I. -o build/ovl_test.exe \
- *       csrc/ovl_test.c iocp.c iocp_ovl.c -lws2_32 -lntdll
+ *       csrc/ovl_test.c csrc/testlib.c iocp.c iocp_ovl.c \
+ *       -lws2_32 -lmswsock -lntdll
  * Run:
  *   WINEPREFIX=$PWD/build/wineprefix WINEDEBUG=-all \
  *       /usr/lib/wine/wine64 build/ovl_test.exe [test-name-substring]
@@ -13,177 +15,11 @@
  * Every test must leave no C allocation and no handle behind.
  */
 
-#include <winsock2.h>
-#include <ws2tcpip.h>
-#include <windows.h>
+#include "testlib.h"
 
-#include <malloc.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
-#include "../iocp.h"
-
-/* ---- harness ---- */
-
-static int test_failures;
-
-#define CHECK(cond)                                                        \
-	do {                                                               \
-		if (!(cond)) {                                             \
-			printf("    FAIL %s:%d: %s\n", __FILE__, __LINE__, \
-			       #cond);                                     \
-			test_failures++;                                   \
-		}                                                          \
-	} while (0)
-
-#define CHECK_EQ(a, b)                                                      \
-	do {                                                                \
-		long long a_ = (long long)(a), b_ = (long long)(b);         \
-		if (a_ != b_) {                                             \
-			printf("    FAIL %s:%d: %s == %s (%lld != %lld)\n",    \
-			       __FILE__, __LINE__, #a, #b, a_, b_);         \
-			test_failures++;                                    \
-		}                                                           \
-	} while (0)
-
-#define CHECK_OK(call) CHECK_EQ((call), 0)
-
 static int skip_mode = -1; /* the run's iocp_test_switches skip_mode */
-
-/* ---- sockets (all overlapped-capable, as poller's are) ---- */
-
-static SOCKET new_socket(int type)
-{
-	SOCKET s = WSASocketW(AF_INET, type,
-			      type == SOCK_STREAM ? IPPROTO_TCP : IPPROTO_UDP,
-			      NULL, 0, WSA_FLAG_OVERLAPPED);
-	u_long on = 1;
-
-	CHECK(s != INVALID_SOCKET);
-	CHECK_OK(ioctlsocket(s, FIONBIO, &on));
-	return s;
-}
-
-static void loopback(struct sockaddr_in *addr, int port)
-{
-	memset(addr, 0, sizeof *addr);
-	addr->sin_family = AF_INET;
-	addr->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	addr->sin_port = htons((u_short)port);
-}
-
-static SOCKET listener(struct sockaddr_in *addr)
-{
-	SOCKET l = new_socket(SOCK_STREAM);
-	int len = sizeof *addr;
-
-	loopback(addr, 0);
-	CHECK_OK(bind(l, (struct sockaddr *)addr, sizeof *addr));
-	CHECK_OK(listen(l, 64));
-	CHECK_OK(getsockname(l, (struct sockaddr *)addr, &len));
-	return l;
-}
-
-/* Blocking accept with a deadline, on a non-blocking listener. */
-static SOCKET accept_wait(SOCKET l)
-{
-	ULONGLONG deadline = GetTickCount64() + 5000;
-	SOCKET s;
-
-	while ((s = accept(l, NULL, NULL)) == INVALID_SOCKET &&
-	       WSAGetLastError() == WSAEWOULDBLOCK &&
-	       GetTickCount64() < deadline)
-		Sleep(2);
-	CHECK(s != INVALID_SOCKET);
-	return s;
-}
-
-/* A connected loopback pair: *c dialed, *s accepted; both non-blocking. */
-static void tcp_pair(SOCKET *c, SOCKET *s)
-{
-	struct sockaddr_in addr;
-	SOCKET l = listener(&addr);
-	int rc;
-
-	*c = new_socket(SOCK_STREAM);
-	rc = connect(*c, (struct sockaddr *)&addr, sizeof addr);
-	CHECK(rc == 0 || WSAGetLastError() == WSAEWOULDBLOCK);
-	*s = accept_wait(l);
-	closesocket(l);
-	Sleep(10);
-}
-
-static void send_bytes(SOCKET s, const char *p, int n)
-{
-	CHECK_EQ(send(s, p, n, 0), n);
-}
-
-/* recv until WOULDBLOCK; the bytes read. */
-static int drain(SOCKET s)
-{
-	char buf[65536];
-	int n, total = 0;
-
-	while ((n = recv(s, buf, sizeof buf, 0)) > 0)
-		total += n;
-	CHECK(n < 0 && WSAGetLastError() == WSAEWOULDBLOCK);
-	return total;
-}
-
-/* ---- waiting ---- */
-
-typedef struct seen {
-	int records; /* for the id */
-	uint32_t bits;
-	int others;
-} seen;
-
-/* Waits up to ms for records of id, stopping at the first batch with one
- * when stop is set (else waits the whole time). */
-static seen collect(uintptr_t port, uint64_t id, DWORD ms, int stop)
-{
-	ULONGLONG deadline = GetTickCount64() + ms;
-	iocp_event ev[16];
-	seen r = {0, 0, 0};
-	int n, i;
-
-	for (;;) {
-		ULONGLONG now = GetTickCount64();
-		DWORD left = now >= deadline ? 0 : (DWORD)(deadline - now);
-
-		CHECK_OK(iocp_wait(port, NULL, 0, ev, 16, left, &n));
-		for (i = 0; i < n; i++) {
-			if (ev[i].id == id) {
-				r.records++;
-				r.bits |= ev[i].bits;
-			} else {
-				r.others++;
-			}
-		}
-		if ((stop && r.records > 0) || left == 0)
-			return r;
-	}
-}
-
-static seen wait_for(uintptr_t port, uint64_t id)
-{
-	return collect(port, id, 5000, 1);
-}
-
-static int quiet(uintptr_t port, DWORD ms)
-{
-	seen r = collect(port, 0, ms, 0);
-	return r.records + r.others;
-}
-
-static uintptr_t open_port(void)
-{
-	uintptr_t port = 0;
-	CHECK_OK(iocp_port_open(&port));
-	return port;
-}
 
 /* Adds with the overlapped engine forced. */
 static uintptr_t add_ovl(uintptr_t port, SOCKET s, uint64_t id,
@@ -211,51 +47,6 @@ static void rearm(uintptr_t port, uintptr_t h, uint32_t bits)
 	r.reserved = 0;
 	CHECK_OK(iocp_wait(port, &r, 1, ev, 4, 0, &n));
 	CHECK_EQ(n, 0);
-}
-
-/* Wine 8's GetProcessHandleCount succeeds with 0; the system handle table
- * has the real count there. */
-typedef struct sys_handle {
-	ULONG pid;
-	BYTE type;
-	BYTE flags;
-	USHORT value;
-	PVOID object;
-	ULONG access;
-} sys_handle;
-
-typedef struct sys_handles {
-	ULONG count;
-	sys_handle handles[1];
-} sys_handles;
-
-__declspec(dllimport) LONG NTAPI NtQuerySystemInformation(int info_class,
-							  PVOID buf, ULONG len,
-							  ULONG *ret_len);
-
-static DWORD handle_count(void)
-{
-	ULONG size = 1 << 20, i;
-	DWORD n = 0, pid = GetCurrentProcessId();
-	sys_handles *t;
-	LONG status;
-
-	if (GetProcessHandleCount(GetCurrentProcess(), &n) && n != 0)
-		return n;
-	for (;;) {
-		t = malloc(size);
-		if (t == NULL)
-			return 0;
-		status = NtQuerySystemInformation(16, t, size, NULL);
-		if (status != (LONG)0xC0000004L)
-			break;
-		free(t);
-		size *= 2;
-	}
-	for (i = 0; status == 0 && i < t->count; i++)
-		n += t->handles[i].pid == pid;
-	free(t);
-	return n;
 }
 
 /* ---- tests ---- */
@@ -291,10 +82,7 @@ static void test_stream_readable_and_rearm(void)
 	r = collect(port, 1, 300, 0);
 	CHECK_EQ(r.records, 1);
 
-	CHECK_OK(iocp_sock_delete(port, h));
-	CHECK_OK(iocp_port_close(port));
-	closesocket(c);
-	closesocket(s);
+	finish_pair(port, h, c, s);
 }
 
 /* Data already there at add: the receive completes at once. With skip on
@@ -316,17 +104,13 @@ static void test_at_once_delivered_once(void)
 	CHECK_EQ(r.others, 0);
 	CHECK_EQ(quiet(port, 100), 0);
 
-	CHECK_OK(iocp_sock_delete(port, h));
-	CHECK_OK(iocp_port_close(port));
-	closesocket(c);
-	closesocket(s);
+	finish_pair(port, h, c, s);
 }
 
 static void test_peer_close_and_reset(void)
 {
 	SOCKET c, s, c2, s2;
 	uintptr_t port = open_port(), h, h2;
-	struct linger lg = {1, 0};
 	seen r;
 
 	tcp_pair(&c, &s);
@@ -338,9 +122,7 @@ static void test_peer_close_and_reset(void)
 	tcp_pair(&c2, &s2);
 	h2 = add_ovl(port, s2, 2, IOCP_READABLE | IOCP_WRITABLE);
 	CHECK_EQ(wait_for(port, 2).bits, IOCP_WRITABLE);
-	CHECK_OK(setsockopt(c2, SOL_SOCKET, SO_LINGER, (char *)&lg,
-			    sizeof lg));
-	closesocket(c2); /* RST */
+	close_reset(c2); /* RST */
 	r = wait_for(port, 2);
 	CHECK(r.bits & IOCP_READABLE);
 	printf("    (reset gave bits 0x%x)\n", (unsigned)r.bits);
@@ -413,10 +195,7 @@ static void test_send_buffer_and_writable(void)
 	printf("    (%lld bytes accepted before a send stayed in flight)\n",
 	       accepted);
 
-	CHECK_OK(iocp_sock_delete(port, h));
-	CHECK_OK(iocp_port_close(port));
-	closesocket(c);
-	closesocket(s);
+	finish_pair(port, h, c, s);
 }
 
 static void test_deferred_connect(void)
@@ -721,24 +500,7 @@ static void test_automatic_fallback(void)
 	CHECK_EQ(drain(s), 4);
 	CHECK(iocp_engine_for((uintptr_t)INVALID_SOCKET) < 0);
 
-	CHECK_OK(iocp_sock_delete(port, h));
-	CHECK_OK(iocp_port_close(port));
-	closesocket(c);
-	closesocket(s);
-}
-
-typedef struct waiter {
-	uintptr_t port;
-	int n;
-	iocp_event ev[8];
-	int rc;
-} waiter;
-
-static DWORD WINAPI waiter_main(void *arg)
-{
-	waiter *w = arg;
-	w->rc = iocp_wait(w->port, NULL, 0, w->ev, 8, 5000, &w->n);
-	return 0;
+	finish_pair(port, h, c, s);
 }
 
 /* A state made ready by another thread (a re-arm with data unread) wakes a
@@ -751,12 +513,13 @@ static void test_ready_wakes_blocked_wait(void)
 	uintptr_t h;
 
 	w.port = open_port();
+	w.timeout_ms = 5000;
 	tcp_pair(&c, &s);
 	h = add_ovl(w.port, s, 1, IOCP_READABLE);
 	send_bytes(c, "x", 1);
 	CHECK_EQ(wait_for(w.port, 1).records, 1);
 	Sleep(20);
-	t = CreateThread(NULL, 0, waiter_main, &w, 0, NULL);
+	t = start_waiter(&w);
 	Sleep(100);
 	CHECK_EQ(WaitForSingleObject(t, 0), WAIT_TIMEOUT);
 	/* The data is still unread: re-arming reports it (at once with skip
@@ -768,10 +531,7 @@ static void test_ready_wakes_blocked_wait(void)
 	CHECK_EQ(w.n, 1);
 	CHECK_EQ(w.ev[0].id, 1);
 
-	CHECK_OK(iocp_sock_delete(w.port, h));
-	CHECK_OK(iocp_port_close(w.port));
-	closesocket(c);
-	closesocket(s);
+	finish_pair(w.port, h, c, s);
 }
 
 /* More ready states than a wait's cap: every record within cap, every
@@ -810,11 +570,6 @@ static void test_cap_respected(void)
 
 /* ---- main ---- */
 
-typedef struct test {
-	const char *name;
-	void (*fn)(void);
-} test;
-
 static const test tests[] = {
 	{"stream_readable_and_rearm", test_stream_readable_and_rearm},
 	{"at_once_delivered_once", test_at_once_delivered_once},
@@ -831,82 +586,21 @@ static const test tests[] = {
 	{"cap_respected", test_cap_respected},
 };
 
-static void warm_up(void)
-{
-	SOCKET c, s;
-	uintptr_t port = open_port();
-
-	tcp_pair(&c, &s);
-	iocp_sock_delete(port, add_ovl(port, s, 1, IOCP_READABLE));
-	iocp_port_close(port);
-	closesocket(c);
-	closesocket(s);
-}
-
 int main(int argc, char **argv)
 {
 	static const int modes[] = {-1, 0};
-	WSADATA wsa;
-	DWORD handles;
-	size_t i, m;
-	int passed = 0, failed = 0;
+	size_t m;
+	int rc = tests_start(add_ovl);
 
-	setvbuf(stdout, NULL, _IONBF, 0);
-	if (WSAStartup(MAKEWORD(2, 2), &wsa) != 0) {
-		printf("WSAStartup failed\n");
-		return 2;
-	}
-	warm_up();
-	handles = handle_count();
-
+	if (rc != 0)
+		return rc;
 	for (m = 0; m < sizeof modes / sizeof modes[0]; m++) {
 		skip_mode = modes[m];
 		iocp_test_switches(0, skip_mode);
-		for (i = 0; i < sizeof tests / sizeof tests[0]; i++) {
-			ULONGLONG t0 = GetTickCount64();
-
-			if (argc > 1 && strstr(tests[i].name, argv[1]) == NULL)
-				continue;
-			test_failures = 0;
-			tests[i].fn();
-			if (iocp_live_allocs() != 0) {
-				printf("    FAIL: %lld C allocations left\n",
-				       (long long)iocp_live_allocs());
-				test_failures++;
-			}
-			if (handle_count() != handles) {
-				printf("    FAIL: %lu handles, %lu before\n",
-				       (unsigned long)handle_count(),
-				       (unsigned long)handles);
-				test_failures++;
-			}
-			printf("%s %s/%s (%llu ms)\n",
-			       test_failures ? "FAIL" : "ok  ", tests[i].name,
-			       skip_mode ? "skip-auto" : "skip-off",
-			       GetTickCount64() - t0);
-			if (test_failures)
-				failed++;
-			else
-				passed++;
-		}
+		tests_run(tests, sizeof tests / sizeof tests[0],
+			  argc > 1 ? argv[1] : NULL,
+			  skip_mode ? "skip-auto" : "skip-off");
 	}
 	iocp_test_switches(0, -1);
-
-	test_failures = 0;
-	CHECK_EQ(_heapchk(), _HEAPOK);
-	CHECK_EQ(iocp_live_allocs(), 0);
-	CHECK_EQ(iocp_live_bytes(), 0);
-	CHECK_EQ(handle_count(), handles);
-	printf("%s leaks (allocs %lld, bytes %lld, handles %lu -> %lu)\n",
-	       test_failures ? "FAIL" : "ok  ", (long long)iocp_live_allocs(),
-	       (long long)iocp_live_bytes(), (unsigned long)handles,
-	       (unsigned long)handle_count());
-	if (test_failures)
-		failed++;
-	else
-		passed++;
-
-	WSACleanup();
-	printf("%d passed, %d failed\n", passed, failed);
-	return failed ? 1 : 0;
+	return tests_finish();
 }
