@@ -146,13 +146,13 @@ func (s *socket) engineWrite(p []byte, to syscall.Sockaddr) (int, error, bool) {
 			return 0, err, true
 		}
 	}
-	sp := &reg.registry.p.sys
-	sp.mu.Lock()
-	defer sp.mu.Unlock()
-	if !sp.engineLiveLocked(reg) {
+	var n int
+	var err error
+	if !engineDo(reg, func(ec engineCore, state uintptr) {
+		n, err = ec.send(state, p, ptr, l)
+	}) {
 		return 0, nil, false
 	}
-	n, err := sp.ec.send(reg.sys.state, p, ptr, l)
 	switch {
 	case err == nil && n == len(p):
 		return n, nil, true
@@ -165,18 +165,14 @@ func (s *socket) engineWrite(p []byte, to syscall.Sockaddr) (int, error, bool) {
 }
 
 func (s *socket) engineAccept() (uintptr, syscall.Sockaddr, error, bool) {
-	reg := s.engineReg()
-	if reg == nil {
-		return 0, nil, nil, false
-	}
-	sp := &reg.registry.p.sys
+	var fd uintptr
 	var rsa syscall.RawSockaddrAny
-	sp.mu.Lock()
-	defer sp.mu.Unlock()
-	if !sp.engineLiveLocked(reg) {
+	var err error
+	if !engineDo(s.engineReg(), func(ec engineCore, state uintptr) {
+		fd, err = ec.accept(state, &rsa)
+	}) {
 		return 0, nil, nil, false
 	}
-	fd, err := sp.ec.accept(reg.sys.state, &rsa)
 	if err != nil {
 		return 0, nil, err, true
 	}
@@ -188,18 +184,14 @@ func (s *socket) engineAccept() (uintptr, syscall.Sockaddr, error, bool) {
 }
 
 func (s *socket) engineRecvfrom(p []byte) (int, syscall.Sockaddr, error, bool) {
-	reg := s.engineReg()
-	if reg == nil {
-		return 0, nil, nil, false
-	}
-	sp := &reg.registry.p.sys
+	var n int
 	var rsa syscall.RawSockaddrAny
-	sp.mu.Lock()
-	defer sp.mu.Unlock()
-	if !sp.engineLiveLocked(reg) {
+	var err error
+	if !engineDo(s.engineReg(), func(ec engineCore, state uintptr) {
+		n, err = ec.recvfrom(state, p, &rsa)
+	}) {
 		return 0, nil, nil, false
 	}
-	n, err := sp.ec.recvfrom(reg.sys.state, p, &rsa)
 	if err != nil {
 		return 0, nil, err, true
 	}
@@ -236,17 +228,28 @@ func (s *socket) engineReadError(err error) error {
 }
 
 func (s *socket) connectStatus(take bool) error {
-	reg := s.engineReg()
+	var err error
+	engineDo(s.engineReg(), func(ec engineCore, state uintptr) {
+		err = ec.connectStatus(state, take)
+	})
+	return err
+}
+
+// engineDo runs f with reg's C state under sysPoll.mu, if reg (an
+// overlapped-engine registration, or nil) is live and its Poll open; it
+// reports whether f ran.
+func engineDo(reg *registration, f func(ec engineCore, state uintptr)) bool {
 	if reg == nil {
-		return nil
+		return false
 	}
 	sp := &reg.registry.p.sys
 	sp.mu.Lock()
 	defer sp.mu.Unlock()
 	if !sp.engineLiveLocked(reg) {
-		return nil
+		return false
 	}
-	return sp.ec.connectStatus(reg.sys.state, take)
+	f(sp.ec, reg.sys.state)
+	return true
 }
 
 // engineLiveLocked reports whether reg's C state may be used now.
