@@ -63,15 +63,8 @@ func newCoreBenchSet(owner, b *testing.B, ln net.Listener, c namedCore, n int) *
 	p := newPollWith(owner, c.new)
 	set := &coreBenchSet{p: p, events: NewEvents(1024), seen: make([]bool, n), buf: make([]byte, 4096)}
 	for i := 0; i < n; i++ {
-		s, err := DialTCP("tcp4", ln.Addr().String())
-		if err != nil {
-			b.Fatal(err)
-		}
+		s, peer := dialAccept(b, ln)
 		owner.Cleanup(func() { s.Close() })
-		peer, err := ln.Accept()
-		if err != nil {
-			b.Fatal(err)
-		}
 		owner.Cleanup(func() { peer.Close() })
 		if err := p.Registry().Register(s, Token(i), Readable); err != nil {
 			b.Fatal(err)

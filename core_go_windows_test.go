@@ -107,10 +107,7 @@ func TestGoCoreCrossings(t *testing.T) {
 		}
 	}
 
-	sender, err := ListenUDP("udp4", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	sender := listenUDP(t)
 	defer sender.Close()
 	events := NewEvents(n)
 	buf := make([]byte, 16)

@@ -40,15 +40,8 @@ func leakWarmUp(t testing.TB) {
 			t.Fatal(err)
 		}
 		defer p.Close()
-		s, err := DialTCP("tcp4", ln.Addr().String())
-		if err != nil {
-			t.Fatal(err)
-		}
+		s, c := dialAccept(t, ln)
 		defer s.Close()
-		c, err := ln.Accept()
-		if err != nil {
-			t.Fatal(err)
-		}
 		defer c.Close()
 		if err := p.Registry().Register(s, 1, Readable|Writable); err != nil {
 			t.Fatal(err)

@@ -43,6 +43,46 @@ func netListener(t testing.TB) net.Listener {
 	return ln
 }
 
+// closedPortAddr returns a loopback address nobody listens on: a
+// package-net listener's, closed.
+func closedPortAddr(t testing.TB) string {
+	t.Helper()
+	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	return addr
+}
+
+// dialAccept dials ln with DialTCP and accepts the peer; the caller closes
+// both. Not for a stream whose connect waits for Register (Windows'
+// overlapped engine): streamPair serves those.
+func dialAccept(t testing.TB, ln net.Listener) (*TCPStream, net.Conn) {
+	t.Helper()
+	s, err := DialTCP("tcp4", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := ln.Accept()
+	if err != nil {
+		s.Close()
+		t.Fatal(err)
+	}
+	return s, c
+}
+
+// listenUDP returns a UDP socket of ours on loopback; the caller closes it.
+func listenUDP(t testing.TB) *UDPSocket {
+	t.Helper()
+	u, err := ListenUDP("udp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u
+}
+
 // streamPair returns a connected stream of ours and its package-net peer.
 // Where the stream's connect waits for Register (Windows' overlapped
 // engine), the peer is accepted in the background and its methods wait for
@@ -292,13 +332,7 @@ func TestWritableAfterConnect(t *testing.T) {
 
 func TestConnectRefused(t *testing.T) {
 	p := newPoll(t)
-	ln, err := net.Listen("tcp4", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	s, err := DialTCP("tcp4", addr)
+	s, err := DialTCP("tcp4", closedPortAddr(t))
 	if err != nil {
 		if errors.Is(err, syscall.ECONNREFUSED) {
 			return // refused at once: also allowed
@@ -691,15 +725,9 @@ func TestBatchesRespectCapacity(t *testing.T) {
 
 func TestUDPRoundTrip(t *testing.T) {
 	p := newPoll(t)
-	a, err := ListenUDP("udp4", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	a := listenUDP(t)
 	defer a.Close()
-	b, err := ListenUDP("udp4", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	b := listenUDP(t)
 	defer b.Close()
 	r := p.Registry()
 	if err := r.Register(a, 1, Writable); err != nil {
@@ -807,10 +835,7 @@ func TestOperationsAfterClose(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	u, err := ListenUDP("udp4", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	u := listenUDP(t)
 	for _, c := range []io.Closer{s, ln, u} {
 		if err := c.Close(); err != nil {
 			t.Errorf("first Close of %T: %v", c, err)

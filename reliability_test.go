@@ -216,12 +216,7 @@ func TestFaultHalfClosePeer(t *testing.T) {
 func TestFaultConnectClosedPort(t *testing.T) {
 	checkLeaks(t)
 	p := newPoll(t)
-	ln, err := net.Listen("tcp4", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
+	addr := closedPortAddr(t)
 	events := NewEvents(8)
 	const tries = 20
 	for i := 0; i < tries; i++ {
@@ -342,14 +337,7 @@ func TestFaultCloseWithThousandPending(t *testing.T) {
 	streams := make([]*TCPStream, n)
 	peers := make([]net.Conn, n)
 	for i := range streams {
-		s, err := DialTCP("tcp4", ln.Addr().String())
-		if err != nil {
-			t.Fatal(err)
-		}
-		c, err := ln.Accept()
-		if err != nil {
-			t.Fatal(err)
-		}
+		s, c := dialAccept(t, ln)
 		streams[i], peers[i] = s, c
 		t.Cleanup(func() { s.Close(); c.Close() })
 		interest := Readable // pending, nothing to read
@@ -570,10 +558,7 @@ func (f misuseFixture) listener() *TCPListener {
 }
 
 func (f misuseFixture) udp() *UDPSocket {
-	u, err := ListenUDP("udp4", "127.0.0.1:0")
-	if err != nil {
-		f.t.Fatal(err)
-	}
+	u := listenUDP(f.t)
 	f.t.Cleanup(func() { u.Close() })
 	return u
 }
