@@ -14,7 +14,6 @@ import (
 	"io"
 	"net"
 	"os"
-	"runtime/pprof"
 	"strings"
 	"syscall"
 	"testing"
@@ -163,15 +162,9 @@ func TestOverlappedAutomaticFallback(t *testing.T) {
 	}
 
 	// UDP through WSARecvFrom and WSASendTo.
-	a, err := ListenUDP("udp4", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	a := listenUDP(t)
 	defer a.Close()
-	b, err := ListenUDP("udp4", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	b := listenUDP(t)
 	defer b.Close()
 	if err := r.Register(b, 4, Readable); err != nil {
 		t.Fatal(err)
@@ -456,12 +449,9 @@ func TestOverlappedSkipOff(t *testing.T) {
 			accepted++
 		}
 	}
-	u1, _ := ListenUDP("udp4", "127.0.0.1:0")
-	u2, err := ListenUDP("udp4", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	u1 := listenUDP(t)
 	defer u1.Close()
+	u2 := listenUDP(t)
 	defer u2.Close()
 	p.Registry().Register(u1, 3, Writable)
 	p.Registry().Register(u2, 4, Readable)
@@ -505,14 +495,9 @@ func TestOverlappedNoLeaks(t *testing.T) {
 	withOverlapped(t)
 	ln := netListener(t)
 	cycles := func(n int) {
-		var p *Poll
+		polls := cyclingPoll{t: t}
 		for i := 0; i < n; i++ {
-			if p == nil {
-				var err error
-				if p, err = New(); err != nil {
-					t.Fatal(err)
-				}
-			}
+			p := polls.get()
 			r := p.Registry()
 			s, err := DialTCP("tcp4", ln.Addr().String())
 			if err != nil {
@@ -550,26 +535,18 @@ func TestOverlappedNoLeaks(t *testing.T) {
 				p.Wait(NewEvents(64), 0)
 			}
 			if i%50 == 49 {
-				p.Close()
-				p = nil
+				polls.close()
 			}
 		}
-		if p != nil {
-			p.Close()
-		}
+		polls.close()
 	}
 	cycles(50)
-	baseHandles, baseAllocs, baseBytes := handleCount(t), liveAllocs(), cLiveBytes()
-	cycles(400)
-	if got := liveAllocs(); got != baseAllocs {
-		t.Errorf("C allocations %d, baseline %d", got, baseAllocs)
-	}
+	base, baseBytes := takeLeakSnapshot(t), cLiveBytes()
+	const n = 400
+	cycles(n)
+	checkCycleLeaks(t, base, n)
 	if got := cLiveBytes(); got != baseBytes {
-		t.Errorf("C bytes %d, baseline %d", got, baseBytes)
-	}
-	slack := pprof.Lookup("threadcreate").Count()
-	if got := handleCount(t); got > baseHandles+slack {
-		t.Errorf("handles %d, baseline %d (+%d threads)", got, baseHandles, slack)
+		t.Errorf("C bytes %d after %d cycles, baseline %d", got, n, baseBytes)
 	}
 }
 

@@ -6,7 +6,6 @@ package poller
 import (
 	"errors"
 	"net"
-	"runtime/pprof"
 	"syscall"
 	"testing"
 	"unsafe"
@@ -72,22 +71,10 @@ func liveAllocs() int64 { return coreLiveAllocs() }
 // stressCycles registers a stream with a poll left pending, then deregisters
 // it, closes it, or closes its Poll, n times.
 func stressCycles(t *testing.T, ln net.Listener, n int) {
-	var p *Poll
+	polls := cyclingPoll{t: t}
 	for i := 0; i < n; i++ {
-		if p == nil {
-			var err error
-			if p, err = New(); err != nil {
-				t.Fatal(err)
-			}
-		}
-		s, err := DialTCP("tcp4", ln.Addr().String())
-		if err != nil {
-			t.Fatal(err)
-		}
-		c, err := ln.Accept()
-		if err != nil {
-			t.Fatal(err)
-		}
+		p := polls.get()
+		s, c := dialAccept(t, ln)
 		// Readable only: the poll stays pending, nothing is sent.
 		if err := p.Registry().Register(s, Token(i), Readable); err != nil {
 			t.Fatal(err)
@@ -98,17 +85,38 @@ func stressCycles(t *testing.T, ln net.Listener, n int) {
 				t.Fatal(err)
 			}
 		case i%100 == 99:
-			p.Close() // with the poll still pending
-			p = nil
+			polls.close() // with the poll still pending
 		}
 		s.Close() // deregisters first where still registered
 		c.Close()
-		if i%50 == 0 && p != nil {
+		if i%50 == 0 && polls.p != nil {
 			p.Wait(NewEvents(64), 0) // lets cancelled states' packets free them
 		}
 	}
-	if p != nil {
-		p.Close()
+	polls.close()
+}
+
+// cyclingPoll is the Poll of stress cycles that close it now and then: get
+// makes a new one after each close.
+type cyclingPoll struct {
+	t testing.TB
+	p *Poll // nil after close
+}
+
+func (c *cyclingPoll) get() *Poll {
+	if c.p == nil {
+		var err error
+		if c.p, err = New(); err != nil {
+			c.t.Fatal(err)
+		}
+	}
+	return c.p
+}
+
+func (c *cyclingPoll) close() {
+	if c.p != nil {
+		c.p.Close()
+		c.p = nil
 	}
 }
 
@@ -116,22 +124,11 @@ func TestStressRegisterPendingDeregister(t *testing.T) {
 	ln := netListener(t)
 	// Warm up: Winsock's one-time handles and the Go runtime's threads.
 	stressCycles(t, ln, 200)
-	baseHandles, baseAllocs := handleCount(t), liveAllocs()
+	base := takeLeakSnapshot(t)
 	const cycles = 2000
 	stressCycles(t, ln, cycles)
-	if got := liveAllocs(); got != baseAllocs {
-		t.Errorf("core live allocations %d after %d cycles, baseline %d", got, cycles, baseAllocs)
-	}
-	// Wine creates a few handles per OS thread lazily, the first time a
-	// thread makes a given kind of call; the Go runtime moves goroutines
-	// between threads, so allow one handle per thread the process made. A
-	// leak in the cycle itself would show in the thousands.
-	slack := pprof.Lookup("threadcreate").Count()
-	got := handleCount(t)
-	if got > baseHandles+slack {
-		t.Errorf("handles %d after %d cycles, baseline %d (+%d threads)", got, cycles, baseHandles, slack)
-	}
-	t.Logf("%d cycles: handles %d -> %d, core allocations %d -> %d", cycles, baseHandles, got, baseAllocs, liveAllocs())
+	now := checkCycleLeaks(t, base, cycles)
+	t.Logf("%d cycles: handles %d -> %d, core allocations %d -> %d", cycles, base.handles, now.handles, base.allocs, now.allocs)
 }
 
 // A socket owned by package net (bound to the runtime's own port) delivers
