@@ -7,33 +7,13 @@ import (
 	"sync"
 	"testing"
 	"time"
-)
 
-func startServer(t *testing.T, loops int) *Server {
-	t.Helper()
-	srv, err := Listen("127.0.0.1:0", loops)
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve() }()
-	t.Cleanup(func() {
-		srv.Close()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("Serve: %v", err)
-			}
-		case <-time.After(10 * time.Second):
-			t.Error("Serve did not return after Close")
-		}
-	})
-	return srv
-}
+	"github.com/evpoll/poller/examples/internal/loops/loopstest"
+)
 
 // Many connections across three loops, small messages each way.
 func TestEchoManyConns(t *testing.T) {
-	srv := startServer(t, 3)
+	srv := loopstest.Start(t, Listen, 3)
 	const conns, rounds = 24, 20
 	var wg sync.WaitGroup
 	errs := make(chan error, conns)
@@ -92,7 +72,7 @@ func TestEchoManyConns(t *testing.T) {
 // A client that writes far more than the socket buffers hold before it
 // reads: the server must keep a backlog, wait for Writable, and resume.
 func TestEchoBackpressure(t *testing.T) {
-	srv := startServer(t, 2)
+	srv := loopstest.Start(t, Listen, 2)
 	c, err := net.DialTimeout("tcp", srv.Addr(), 5*time.Second)
 	if err != nil {
 		t.Fatal(err)
