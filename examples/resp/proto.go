@@ -148,7 +148,7 @@ func is(name []byte, upper string) bool {
 }
 
 // exec runs one command and appends its reply to out.
-func (s *Server) exec(out []byte, args [][]byte, c *conn) []byte {
+func (s *store) exec(out []byte, args [][]byte, c *session) []byte {
 	name := args[0]
 	switch {
 	case is(name, "PING"):
@@ -164,7 +164,7 @@ func (s *Server) exec(out []byte, args [][]byte, c *conn) []byte {
 		}
 	case is(name, "SET"):
 		if len(args) == 3 {
-			s.store.set(args[1], args[2])
+			s.set(args[1], args[2])
 			return append(out, "+OK\r\n"...)
 		}
 		if len(args) > 3 {
@@ -172,13 +172,13 @@ func (s *Server) exec(out []byte, args [][]byte, c *conn) []byte {
 		}
 	case is(name, "GET"):
 		if len(args) == 2 {
-			return s.store.appendGet(out, args[1])
+			return s.appendGet(out, args[1])
 		}
 	case is(name, "DEL"):
 		if len(args) >= 2 {
 			n := 0
 			for _, k := range args[1:] {
-				if s.store.del(k) {
+				if s.del(k) {
 					n++
 				}
 			}

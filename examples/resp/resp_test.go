@@ -12,32 +12,12 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/evpoll/poller/examples/internal/loops/loopstest"
 )
 
 // The tests drive the server over real loopback sockets with a small RESP
 // client of their own; where redis-benchmark is installed, also with it.
-
-func startServer(t *testing.T, loops int) *Server {
-	t.Helper()
-	srv, err := Listen("127.0.0.1:0", loops)
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve() }()
-	t.Cleanup(func() {
-		srv.Close()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("Serve: %v", err)
-			}
-		case <-time.After(10 * time.Second):
-			t.Error("Serve did not return after Close")
-		}
-	})
-	return srv
-}
 
 type client struct {
 	t *testing.T
@@ -121,7 +101,7 @@ func (c *client) do(want string, args ...string) {
 }
 
 func TestSetGetDel(t *testing.T) {
-	srv := startServer(t, 2)
+	srv := loopstest.Start(t, Listen, 2)
 	c := dial(t, srv)
 	c.do("$nil", "GET", "k")
 	c.do("+OK", "SET", "k", "hello world")
@@ -151,7 +131,7 @@ func TestSetGetDel(t *testing.T) {
 // Thousands of pipelined PINGs in one write, inline and multibulk mixed,
 // are all answered, in order.
 func TestPipelinedPings(t *testing.T) {
-	srv := startServer(t, 2)
+	srv := loopstest.Start(t, Listen, 2)
 	c := dial(t, srv)
 	const n = 20000
 	var b []byte
@@ -179,7 +159,7 @@ func TestPipelinedPings(t *testing.T) {
 
 // Commands cut at every byte boundary are put back together.
 func TestSplitCommands(t *testing.T) {
-	srv := startServer(t, 1)
+	srv := loopstest.Start(t, Listen, 1)
 	c := dial(t, srv)
 	stream := append(command("SET", "split", "value"), command("GET", "split")...)
 	stream = append(stream, "PING\r\n"...)
@@ -196,7 +176,7 @@ func TestSplitCommands(t *testing.T) {
 
 // A large value: the request spans many reads, the reply many writes.
 func TestLargeValue(t *testing.T) {
-	srv := startServer(t, 2)
+	srv := loopstest.Start(t, Listen, 2)
 	c := dial(t, srv)
 	val := strings.Repeat("0123456789abcdef", 256<<10) // 4 MiB
 	c.do("+OK", "SET", "big", val)
@@ -207,7 +187,7 @@ func TestLargeValue(t *testing.T) {
 }
 
 func TestProtocolErrorAndQuit(t *testing.T) {
-	srv := startServer(t, 1)
+	srv := loopstest.Start(t, Listen, 1)
 	c := dial(t, srv)
 	c.send([]byte("*1\r\n+PING\r\n"))
 	if got := c.reply(); !strings.HasPrefix(got, "-ERR Protocol error") {
@@ -235,7 +215,7 @@ func TestRedisBenchmark(t *testing.T) {
 	if err != nil {
 		t.Skip("redis-benchmark not installed (Debian package redis-tools)")
 	}
-	srv := startServer(t, 0)
+	srv := loopstest.Start(t, Listen, 0)
 	_, port, _ := net.SplitHostPort(srv.Addr())
 	for _, pipeline := range []string{"1", "16"} {
 		cmd := exec.Command(path, "-h", "127.0.0.1", "-p", port, "-c", "20", "-n", "20000",
