@@ -741,21 +741,24 @@ int iocp_sock_modify(uintptr_t port_handle, uintptr_t sock, uint64_t id,
 	return err;
 }
 
+static void sock_apply(iocp_port *port, iocp_sock *s, uint32_t bits);
+
 int iocp_sock_rearm(uintptr_t port_handle, uintptr_t sock, uint32_t bits)
 {
 	iocp_port *port = (iocp_port *)port_handle;
 
 	AcquireSRWLockExclusive(&port->lock);
-	sock_rearm(port, (iocp_sock *)sock, bits);
+	sock_apply(port, (iocp_sock *)sock, bits);
 	ReleaseSRWLockExclusive(&port->lock);
 	return 0;
 }
 
-/* Hands s to C: freed now when idle, else when its packet is dequeued. */
-static void sock_delete(iocp_port *port, iocp_sock *s)
+/* Hands s to C: freed now when idle, else when its packet is dequeued.
+ * linger (IOCP_REARM_LINGER) concerns overlapped-engine states only. */
+static void sock_delete(iocp_port *port, iocp_sock *s, int linger)
 {
 	if (s->engine == IOCP_ENGINE_OVERLAPPED) {
-		ovl_delete(port, (ovl_sock *)s);
+		ovl_delete(port, (ovl_sock *)s, linger);
 		return;
 	}
 	if (s->status == POLL_IDLE) {
@@ -767,12 +770,24 @@ static void sock_delete(iocp_port *port, iocp_sock *s)
 	}
 }
 
+/* One iocp_rearm entry (or iocp_sock_rearm): a delete, a handover of an
+ * overlapped-engine SOCKET, or a re-arm. */
+static void sock_apply(iocp_port *port, iocp_sock *s, uint32_t bits)
+{
+	if (bits & IOCP_REARM_DELETE)
+		sock_delete(port, s, (bits & IOCP_REARM_LINGER) != 0);
+	else if (bits & IOCP_REARM_HANDOVER)
+		ovl_handover(port, (ovl_sock *)s);
+	else
+		sock_rearm(port, s, bits);
+}
+
 int iocp_sock_delete(uintptr_t port_handle, uintptr_t sock)
 {
 	iocp_port *port = (iocp_port *)port_handle;
 
 	AcquireSRWLockExclusive(&port->lock);
-	sock_delete(port, (iocp_sock *)sock);
+	sock_delete(port, (iocp_sock *)sock, 0);
 	ReleaseSRWLockExclusive(&port->lock);
 	return 0;
 }
@@ -792,12 +807,7 @@ int iocp_wait(uintptr_t port_handle, const iocp_rearm *rearms, int n_rearms,
 
 	AcquireSRWLockExclusive(&port->lock);
 	for (i = 0; i < (ULONG)n_rearms; i++) {
-		iocp_sock *s = (iocp_sock *)rearms[i].sock;
-
-		if (rearms[i].bits & IOCP_REARM_DELETE)
-			sock_delete(port, s);
-		else
-			sock_rearm(port, s, rearms[i].bits);
+		sock_apply(port, (iocp_sock *)rearms[i].sock, rearms[i].bits);
 	}
 	/* Overlapped-engine states already ready are reported first; then
 	 * the dequeue only collects what is queued, without waiting. */

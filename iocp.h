@@ -9,6 +9,8 @@
  *    After iocp_sock_delete Go never touches it again; C frees it exactly
  *    once, at once when idle, otherwise when the completion of its pending
  *    poll has been dequeued (its IO_STATUS_BLOCK is the kernel's until then).
+ *    The one exception: an overlapped-engine state deleted with
+ *    IOCP_REARM_LINGER takes one IOCP_REARM_HANDOVER later (below).
  *  - iocp_port_close cancels every pending poll, waits for every completion,
  *    frees every state (deleted or not) and the port. No handle of that port
  *    may be used afterwards.
@@ -68,6 +70,21 @@ typedef struct iocp_event {
  * deletes made while a wait is blocked to the next wait, because the blocked
  * wait may be applying a batch that names the state. */
 #define IOCP_REARM_DELETE 0x80000000u
+/* Lingering close of an overlapped-engine socket (iocp_sock_rearm or a
+ * batch entry of iocp_wait; never for AFD states):
+ *  - IOCP_REARM_DELETE | IOCP_REARM_LINGER deletes the state as above, but
+ *    C keeps it (and lets a send in flight finish, sending the rest of its
+ *    buffer) until Go hands the SOCKET over: Go still owns the SOCKET.
+ *  - IOCP_REARM_HANDOVER, later, on such a deleted state: C now owns the
+ *    SOCKET and closes it once no operation of the state is in flight (at
+ *    once when none is), then frees the state; or at iocp_port_close.
+ * One owner at a time: until the handover Go owns the SOCKET and C calls
+ * Winsock on it only for the lingering send (Go keeps it open until then);
+ * after it C does, and Go never uses the SOCKET or the state again. A
+ * state deleted with LINGER and never handed over is freed by
+ * iocp_port_close, which leaves its SOCKET to Go. */
+#define IOCP_REARM_LINGER 0x40000000u
+#define IOCP_REARM_HANDOVER 0x20000000u
 
 typedef struct iocp_rearm {
 	uintptr_t sock; /* iocp_sock * */
@@ -90,7 +107,9 @@ int iocp_sock_modify(uintptr_t port, uintptr_t sock, uint64_t id,
 		     uint32_t interest);
 /* Re-arms at once (used when a wait is blocked on another thread). Returns
  * 0: like the rearm list of iocp_wait, a poll the kernel refuses is
- * reported as {id, IOCP_ERROR} by a later iocp_wait. */
+ * reported as {id, IOCP_ERROR} by a later iocp_wait. bits may also be an
+ * entry's IOCP_REARM_DELETE (with IOCP_REARM_LINGER) or IOCP_REARM_HANDOVER,
+ * applied as iocp_wait would. */
 int iocp_sock_rearm(uintptr_t port, uintptr_t sock, uint32_t bits);
 /* Cancels any pending poll; the handle is C's from here on. */
 int iocp_sock_delete(uintptr_t port, uintptr_t sock);

@@ -58,7 +58,10 @@ int ovl_add(iocp_port *port, SOCKET socket, uint64_t id, uint32_t interest,
 /* The rest run with the port lock held. */
 int ovl_modify(iocp_port *port, ovl_sock *s, uint64_t id, uint32_t interest);
 void ovl_rearm(iocp_port *port, ovl_sock *s, uint32_t bits);
-void ovl_delete(iocp_port *port, ovl_sock *s);
+/* linger: IOCP_REARM_LINGER (the SOCKET will be handed over). */
+void ovl_delete(iocp_port *port, ovl_sock *s, int linger);
+/* IOCP_REARM_HANDOVER: the SOCKET is C's from now on. */
+void ovl_handover(iocp_port *port, ovl_sock *s);
 /* Handles one dequeued packet whose key is OVL_KEY. */
 void ovl_dispatch(iocp_port *port, const OVERLAPPED_ENTRY *e);
 /* Writes at most cap records of ready states to out; returns how many. */

@@ -43,10 +43,19 @@
  *  - deleted: Go let go (iocp_sock_delete). The pending receive, accept or
  *    connect is cancelled (CancelIoEx; its packet comes back with 995, or
  *    676 under Wine); a send in flight is left to finish, so bytes Write
- *    accepted are not dropped by Deregister (closing the socket aborts it).
- *    The state is freed by whoever dequeues its last owed packet, or at once
- *    when none is owed. After delete C never issues an operation on the
- *    SOCKET nor calls Winsock on it: Go may close it at any time.
+ *    accepted are not dropped by Deregister. The state is freed by whoever
+ *    dequeues its last owed packet, or at once when none is owed. After a
+ *    plain delete C never issues an operation on the SOCKET nor calls
+ *    Winsock on it: Go may close it at any time.
+ *  - lingering close (iocp.h's IOCP_REARM_LINGER / IOCP_REARM_HANDOVER):
+ *    Go closes a socket whose send may be in flight. It deletes with
+ *    LINGER (await_sock: Go still owns the SOCKET and keeps it open; a
+ *    send completing with part of its buffer sent sends the rest), then,
+ *    once Go's last use of the SOCKET ended, hands it over (owns_sock: C
+ *    owns it). The state is freed, and the SOCKET closed, when it is
+ *    handed over and nothing is in flight, so closesocket never aborts a
+ *    send; or at iocp_port_close (which cancels the send, and closes the
+ *    SOCKET only if it was handed over).
  *
  * Readiness, edge-triggered like the AFD engine: a direction is reported
  * when its condition (above) holds, it is in the interest and not already
@@ -109,6 +118,8 @@ struct ovl_sock {
 	unsigned char kind; /* sock_kind */
 	unsigned char skip; /* FILE_SKIP_COMPLETION_PORT_ON_SUCCESS is set */
 	unsigned char deleted;
+	unsigned char await_sock; /* deleted with LINGER, not handed over */
+	unsigned char owns_sock;  /* handed over: C closes sock at free */
 	unsigned char on_ready;
 	unsigned char connecting; /* ConnectEx in flight */
 	unsigned char connected;  /* stream: reads and writes may be issued */
@@ -517,6 +528,10 @@ static void state_free(iocp_port *port, ovl_sock *s)
 		iocp_count_syscall();
 		closesocket(s->accept_sock); /* ours until Go took it */
 	}
+	if (s->owns_sock) {
+		iocp_count_syscall();
+		closesocket(s->sock); /* handed over: ours, nothing in flight */
+	}
 	if (s->dgram != NULL)
 		iocp_free(s->dgram);
 	wr_free_buffer(s);
@@ -525,7 +540,7 @@ static void state_free(iocp_port *port, ovl_sock *s)
 
 static void free_if_done(iocp_port *port, ovl_sock *s)
 {
-	if (s->deleted && !s->rd.pending && !s->wr.pending)
+	if (s->deleted && !s->await_sock && !s->rd.pending && !s->wr.pending)
 		state_free(port, s);
 }
 
@@ -685,9 +700,10 @@ void ovl_rearm(iocp_port *port, ovl_sock *s, uint32_t bits)
 	evaluate(port, s);
 }
 
-void ovl_delete(iocp_port *port, ovl_sock *s)
+void ovl_delete(iocp_port *port, ovl_sock *s, int linger)
 {
 	s->deleted = 1;
+	s->await_sock = linger != 0;
 	s->ready = 0;
 	ready_unlink(port, s);
 	cancel_op(s, &s->rd);
@@ -696,21 +712,40 @@ void ovl_delete(iocp_port *port, ovl_sock *s)
 	free_if_done(port, s);
 }
 
+void ovl_handover(iocp_port *port, ovl_sock *s)
+{
+	if (s->engine != IOCP_ENGINE_OVERLAPPED || !s->deleted ||
+	    !s->await_sock)
+		return; /* not a lingering state: Go's misuse, ignored */
+	s->await_sock = 0;
+	s->owns_sock = 1;
+	free_if_done(port, s);
+}
+
 void ovl_dispatch(iocp_port *port, const OVERLAPPED_ENTRY *e)
 {
 	ovl_op *op = container_of(e->lpOverlapped, ovl_op, ov);
 	ovl_sock *s = op->s;
-	int err;
+	int err, err2;
 
 	if (!op->pending)
 		return; /* owes nothing: not one of our packets */
 	op->pending = 0;
 	port->in_flight--;
+	err = status_error(op->ov.Internal);
 	if (s->deleted) {
+		/* Lingering (the SOCKET is open: Go's or ours): a stream send
+		 * that went in part sends the rest before the close. */
+		if ((s->await_sock || s->owns_sock) && op == &s->wr &&
+		    s->wr.kind == OP_SEND && err == 0 && s->kind == K_STREAM &&
+		    e->dwNumberOfBytesTransferred < s->wlen - s->woff) {
+			s->woff += e->dwNumberOfBytesTransferred;
+			if (wr_issue_send(port, s, &err2) == ISSUED_OWED)
+				return;
+		}
 		free_if_done(port, s);
 		return;
 	}
-	err = status_error(op->ov.Internal);
 	if (op == &s->rd)
 		rd_complete(port, s, err, e->dwNumberOfBytesTransferred);
 	else

@@ -568,6 +568,127 @@ static void test_cap_respected(void)
 	CHECK_OK(iocp_port_close(port));
 }
 
+/* Fills c's send side (h, nobody reads s) until a send stays in flight;
+ * the bytes accepted. */
+static long long fill_until_in_flight(uintptr_t port, uintptr_t h)
+{
+	static char chunk[65536];
+	long long accepted = 0;
+	int i, n, rc;
+
+	for (i = 0; i < 4000; i++) {
+		rc = iocp_ovl_send(port, h, chunk, sizeof chunk, NULL, 0, &n);
+		accepted += n;
+		if (rc == WSAEWOULDBLOCK || (rc == 0 && n < (int)sizeof chunk))
+			return accepted;
+		CHECK_OK(rc);
+		quiet(port, 0); /* the completion, if it came already */
+	}
+	CHECK(0); /* never in flight */
+	return accepted;
+}
+
+/* Reads s (non-blocking) while dequeuing port, until EOF; the byte count. */
+static long long read_to_eof(uintptr_t port, SOCKET s)
+{
+	static char buf[65536];
+	ULONGLONG deadline = GetTickCount64() + 10000;
+	long long got = 0;
+	int n;
+
+	for (;;) {
+		n = recv(s, buf, sizeof buf, 0);
+		if (n > 0) {
+			got += n;
+			continue;
+		}
+		if (n == 0)
+			return got;
+		if (port == 0 && WSAGetLastError() == WSAECONNRESET)
+			return got; /* aborted: only after a port close */
+		CHECK_EQ(WSAGetLastError(), WSAEWOULDBLOCK);
+		CHECK(GetTickCount64() < deadline);
+		if (port != 0)
+			quiet(port, 5);
+		else
+			Sleep(5);
+	}
+}
+
+/* The lingering close: a stream closed (deleted with LINGER, then handed
+ * over) while a send is in flight. C closes the SOCKET only once the send's
+ * completion is dequeued, so the peer gets every accepted byte, then EOF;
+ * the state is freed then. Applied directly and through iocp_wait's batch;
+ * and at iocp_port_close, which closes a handed-over SOCKET itself. */
+static void test_lingering_close(void)
+{
+	int64_t base = iocp_live_allocs();
+	SOCKET c, s;
+	uintptr_t port = open_port(), h;
+	iocp_rearm batch[2];
+	iocp_event ev[4];
+	long long accepted;
+	int type, len = sizeof type, n, round;
+
+	for (round = 0; round < 2; round++) {
+		tcp_pair(&c, &s);
+		h = add_ovl(port, c, 7, IOCP_WRITABLE);
+		CHECK_EQ(wait_for(port, 7).bits, IOCP_WRITABLE);
+		accepted = fill_until_in_flight(port, h);
+		if (round == 0) {
+			CHECK_OK(iocp_sock_rearm(port, h,
+						 IOCP_REARM_DELETE |
+							 IOCP_REARM_LINGER));
+			/* Go still owns c: the state waits for it. */
+			CHECK(iocp_live_allocs() > base + 1);
+			CHECK_OK(iocp_sock_rearm(port, h, IOCP_REARM_HANDOVER));
+		} else {
+			batch[0].sock = batch[1].sock = h;
+			batch[0].bits = IOCP_REARM_DELETE | IOCP_REARM_LINGER;
+			batch[1].bits = IOCP_REARM_HANDOVER;
+			batch[0].reserved = batch[1].reserved = 0;
+			CHECK_OK(iocp_wait(port, batch, 2, ev, 4, 0, &n));
+			CHECK_EQ(n, 0); /* deleted: never reported */
+		}
+		/* C's now, and still open: the send is in flight. */
+		CHECK(iocp_live_allocs() > base + 1);
+		CHECK_OK(getsockopt(c, SOL_SOCKET, SO_TYPE, (char *)&type,
+				    &len));
+		CHECK_EQ(read_to_eof(port, s), accepted);
+		CHECK_EQ(iocp_live_allocs(), base + 1); /* the port only */
+		CHECK_EQ(quiet(port, 20), 0);
+		closesocket(s);
+	}
+
+	/* Handed over with the send in flight, then the port closes: the send
+	 * is cancelled and C closes the SOCKET (the harness counts handles). */
+	tcp_pair(&c, &s);
+	h = add_ovl(port, c, 8, IOCP_WRITABLE);
+	CHECK_EQ(wait_for(port, 8).bits, IOCP_WRITABLE);
+	fill_until_in_flight(port, h);
+	CHECK_OK(iocp_sock_rearm(port, h, IOCP_REARM_DELETE | IOCP_REARM_LINGER));
+	CHECK_OK(iocp_sock_rearm(port, h, IOCP_REARM_HANDOVER));
+	CHECK_OK(iocp_port_close(port));
+	CHECK_EQ(iocp_live_allocs(), base);
+	read_to_eof(0, s); /* closed by port close: EOF (or reset) */
+	closesocket(s);
+
+	/* Deleted with LINGER, never handed over: port close frees the state
+	 * and leaves the SOCKET to its owner. */
+	port = open_port();
+	tcp_pair(&c, &s);
+	h = add_ovl(port, c, 9, IOCP_WRITABLE);
+	CHECK_EQ(wait_for(port, 9).bits, IOCP_WRITABLE);
+	CHECK_OK(iocp_sock_rearm(port, h, IOCP_REARM_DELETE | IOCP_REARM_LINGER));
+	CHECK_EQ(quiet(port, 20), 0);
+	CHECK(iocp_live_allocs() > base + 1);
+	CHECK_OK(iocp_port_close(port));
+	CHECK_EQ(iocp_live_allocs(), base);
+	CHECK_OK(getsockopt(c, SOL_SOCKET, SO_TYPE, (char *)&type, &len));
+	closesocket(c);
+	closesocket(s);
+}
+
 /* ---- main ---- */
 
 static const test tests[] = {
@@ -584,6 +705,7 @@ static const test tests[] = {
 	{"automatic_fallback", test_automatic_fallback},
 	{"ready_wakes_blocked_wait", test_ready_wakes_blocked_wait},
 	{"cap_respected", test_cap_respected},
+	{"lingering_close", test_lingering_close},
 };
 
 int main(int argc, char **argv)
