@@ -29,3 +29,6 @@ func (s *socket) connectDeferred() bool { return false }
 
 // overlappedBound reports whether the socket is bound to a Poll for good.
 func (s *socket) overlappedBound() bool { return false }
+
+// closeHandle closes the socket's handle at its final release.
+func (s *socket) closeHandle() { sysCloseSocket(s.fd) }

@@ -16,8 +16,8 @@ package poller
 //   - Writes of a registered stream or UDP socket go through the engine's
 //     C-owned send buffer (iocp_ovl_send): while a send is in flight, Write
 //     returns ErrWouldBlock and the send's completion is the Writable event.
-//     What Write accepted is sent: Deregister lets a send in flight finish;
-//     closing the socket aborts it, as closesocket does on Windows.
+//     What Write accepted is sent: Deregister lets a send in flight finish,
+//     and so does Close, with a lingering close (below).
 //   - Accept and ReadFrom of a registered listener or UDP socket take what
 //     the engine's AcceptEx or WSARecvFrom received.
 //   - DialTCP of a stream that will use this engine only binds the socket;
@@ -28,6 +28,22 @@ package poller
 // The C state of a registration must stay alive across these calls: they
 // run under sysPoll.mu, which remove (deferred or not) and close also take,
 // and they check that the registration is live and the Poll open.
+//
+// Lingering close. closesocket aborts a WSASend in flight, so Close of a
+// registered socket on this engine must not close the handle while the
+// engine's send may be in flight. Ownership of the handle, one owner at a
+// time:
+//   - Go owns it until its final release (socket.release after Close set
+//     the closed bit: no Go operation uses it any more). Close's remove
+//     deletes the C state with rearmLinger (C keeps the state and lets the
+//     send finish, but never closes the handle) and records sockSys.linger.
+//   - At the final release Go, instead of closing the handle, hands it over
+//     (sysPoll.handover, under sysPoll.mu; deferred behind the delete like
+//     it when a wait runs): from then on C owns it and closes it once no
+//     operation is in flight, or at iocp_port_close.
+//   - If the Poll closed first, the core freed the state without closing
+//     the handle, which stays Go's: sysPoll.handover (or sysPoll.close, for
+//     handovers still queued) closes it after core.close returned.
 
 import (
 	"errors"
@@ -92,6 +108,24 @@ type sockSys struct {
 	connectTo atomic.Pointer[syscall.Sockaddr] // deferred connect, until Register starts it
 	boundPort atomic.Uint64                    // sysPoll.portID this socket is bound to; 0 none
 	boundSkip atomic.Bool                      // skip-on-success was set when bound
+	linger    atomic.Pointer[lingerTo]         // set by Close's remove: hand the handle over
+}
+
+// lingerTo is the C state that takes the socket's handle at its final
+// release.
+type lingerTo struct {
+	sp    *sysPoll
+	state uintptr
+}
+
+// closeHandle closes the socket's handle at its final release, or hands it
+// to the overlapped engine's lingering state.
+func (s *socket) closeHandle() {
+	if l := s.sys.linger.Load(); l != nil {
+		l.sp.handover(l.state, s.fd)
+		return
+	}
+	sysCloseSocket(s.fd)
 }
 
 // deferConnect binds a new stream instead of connecting it when it is for

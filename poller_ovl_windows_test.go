@@ -9,6 +9,7 @@ package poller
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
@@ -782,4 +783,189 @@ func TestOverlappedForcedByEnvironment(t *testing.T) {
 		peer.Write([]byte("x"))
 		waitEvent(t, p, NewEvents(4), 1, readable)
 	}
+}
+
+// The lingering close: Close with the engine's send in flight loses nothing.
+// 4 MiB and more go through Writes and Writable waits (the peer reading only
+// between rounds), the last Write leaving a send in flight with the peer
+// paused; then Close at once, with or without a Wait blocked meanwhile (a
+// deferred delete and handover). The event loop keeps waiting; the peer
+// reads every byte, checksum compared, then EOF; C's allocations go back.
+// Also: the Poll closed before the socket's last reference is gone: Go
+// closes the handle itself.
+func TestOverlappedCloseLosesNothing(t *testing.T) {
+	for _, blocked := range []bool{false, true} {
+		t.Run(fmt.Sprintf("waitBlocked=%v", blocked), func(t *testing.T) {
+			withOverlapped(t)
+			base := cLiveAllocs()
+			p := newPoll(t)
+			events := NewEvents(8)
+			s, peer := streamPair(t)
+			if err := p.Registry().Register(s, 1, Writable); err != nil {
+				t.Fatal(err)
+			}
+			awaitPeer(t, peer)
+			waitEvent(t, p, events, 1, writable)
+
+			// The peer reads what it is asked for, then (on close of more)
+			// the rest to EOF; its count and checksum come back.
+			more := make(chan int64)
+			type result struct {
+				n   int64
+				sum [32]byte
+				err error
+			}
+			done := make(chan result, 1)
+			go func() {
+				h := sha256.New()
+				var n int64
+				for k := range more {
+					m, err := io.CopyN(h, peer, k)
+					n += m
+					if err != nil {
+						done <- result{n: n, err: err}
+						return
+					}
+				}
+				peer.SetReadDeadline(time.Now().Add(30 * time.Second))
+				m, err := io.Copy(h, peer)
+				n += m
+				var r result
+				r.n, r.err = n, err
+				copy(r.sum[:], h.Sum(nil))
+				done <- r
+			}()
+
+			want := sha256.New()
+			var sent, asked int64
+			fill := func() { // until a send stays in flight
+				for {
+					b := pattern(sent, 100_000)
+					n, err := s.Write(b)
+					want.Write(b[:n])
+					sent += int64(n)
+					if errors.Is(err, ErrWouldBlock) {
+						return
+					}
+					if err != nil {
+						t.Fatal(err)
+					}
+					if sent > 256<<20 {
+						t.Fatal("the send path never filled")
+					}
+				}
+			}
+			for fill(); sent < 4<<20; fill() {
+				more <- sent - asked // the peer drains; Writable follows
+				asked = sent
+				waitEvent(t, p, events, 1, writable)
+			}
+			if n, err := s.Write([]byte("x")); n != 0 || !errors.Is(err, ErrWouldBlock) {
+				t.Fatalf("Write with a send in flight = %d, %v, want 0, ErrWouldBlock", n, err)
+			}
+
+			// The event loop keeps running; with blocked, Close comes
+			// while its Wait is blocked.
+			stop := make(chan struct{})
+			loop := make(chan error, 1)
+			go func() {
+				ev := NewEvents(8)
+				for {
+					select {
+					case <-stop:
+						loop <- nil
+						return
+					default:
+					}
+					if err := p.Wait(ev, 20*time.Millisecond); err != nil {
+						loop <- err
+						return
+					}
+				}
+			}()
+			if blocked {
+				time.Sleep(5 * time.Millisecond)
+			} else {
+				close(stop)
+				if err := <-loop; err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := s.Close(); err != nil {
+				t.Fatal(err)
+			}
+			if !blocked { // the loop resumes after the Close
+				stop = make(chan struct{})
+				go func() {
+					ev := NewEvents(8)
+					for {
+						select {
+						case <-stop:
+							loop <- nil
+							return
+						default:
+						}
+						if err := p.Wait(ev, 20*time.Millisecond); err != nil {
+							loop <- err
+							return
+						}
+					}
+				}()
+			}
+			close(more)
+			r := <-done
+			close(stop)
+			if err := <-loop; err != nil {
+				t.Fatal(err)
+			}
+			if r.err != nil {
+				t.Fatalf("peer after %d of %d bytes: %v", r.n, sent, r.err)
+			}
+			if r.n != sent || !bytes.Equal(r.sum[:], want.Sum(nil)) {
+				t.Fatalf("peer got %d bytes (checksum equal: %v), want %d", r.n, bytes.Equal(r.sum[:], want.Sum(nil)), sent)
+			}
+			if err := p.Close(); err != nil {
+				t.Fatal(err)
+			}
+			if got := cLiveAllocs(); got != base {
+				t.Fatalf("C allocations %d, want %d", got, base)
+			}
+			t.Logf("%d bytes, all delivered, then EOF", sent)
+		})
+	}
+
+	// The Poll closes while an operation still holds the closed socket:
+	// its last release finds the Poll gone and closes the handle itself.
+	t.Run("pollClosedFirst", func(t *testing.T) {
+		withOverlapped(t)
+		base := cLiveAllocs()
+		p := newPoll(t)
+		s, peer := streamPair(t)
+		if err := p.Registry().Register(s, 1, Writable|Readable); err != nil {
+			t.Fatal(err)
+		}
+		awaitPeer(t, peer)
+		if err := s.sock.acquire(); err != nil { // an operation in flight
+			t.Fatal(err)
+		}
+		if err := s.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if s.sock.sys.linger.Load() == nil {
+			t.Fatal("Close did not delete with linger")
+		}
+		if err := p.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if got := cLiveAllocs(); got != base {
+			t.Fatalf("C allocations %d, want %d", got, base)
+		}
+		s.sock.release() // the last reference: Go closes the handle
+		peer.SetReadDeadline(time.Now().Add(10 * time.Second))
+		if n, err := peer.Read(make([]byte, 1)); err == nil {
+			t.Fatalf("peer read %d bytes, want EOF", n)
+		} else if ne, ok := err.(net.Error); ok && ne.Timeout() {
+			t.Fatal("the handle was never closed")
+		}
+	})
 }

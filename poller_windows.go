@@ -44,8 +44,15 @@ type coreRearm struct {
 	reserved uint32
 }
 
-// rearmDelete in coreRearm.bits deletes the state (IOCP_REARM_DELETE).
-const rearmDelete = 0x80000000
+// rearmDelete in coreRearm.bits deletes the state (IOCP_REARM_DELETE);
+// with rearmLinger the overlapped engine keeps it until rearmHandover hands
+// it the socket (IOCP_REARM_LINGER, IOCP_REARM_HANDOVER: the lingering
+// close, engine_windows.go).
+const (
+	rearmDelete   = 0x80000000
+	rearmLinger   = 0x40000000
+	rearmHandover = 0x20000000
+)
 
 const infinite = 0xFFFFFFFF
 
@@ -75,7 +82,7 @@ type sysPoll struct {
 	mu      sync.Mutex
 	inWait  bool
 	rearms  []*registration // each once: its sys.queued is non-zero
-	deletes []uintptr       // states deleted while a wait ran
+	deletes []deferred      // deletes and handovers made while a wait ran
 	batch   []coreRearm     // what the next core wait applies
 
 	// The overlapped engine (engine_windows.go): its calls on a state run
@@ -84,6 +91,8 @@ type sysPoll struct {
 	forceOverlapped bool       // every socket gets the overlapped engine
 	portID          uint64     // this Poll, in sockSys.boundPort
 	closed          bool
+	coreGone        bool             // core.close returned: closed sockets are Go's to close
+	goClose         []uintptr        // handed-over sockets the core never got: closed after core.close
 	rawBound        map[uintptr]bool // raw handles bound: skip-on-success
 }
 
@@ -120,18 +129,62 @@ func (s *sysPoll) modify(r *registration) error {
 	return nil
 }
 
+// deferred is a delete (or a handover) made while a wait ran, for the next
+// wait's batch; fd is the socket of a handover.
+type deferred struct {
+	state uintptr
+	bits  uint32
+	fd    uintptr
+}
+
 func (s *sysPoll) remove(r *registration) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	r.sys.live = false
+	bits := uint32(rearmDelete)
+	linger := r.sys.engine == engineOverlapped && r.owner != nil && r.owner.closed()
+	if linger {
+		// The socket is being closed (its closer holds a reference, so its
+		// final release, which hands the handle over, comes after this).
+		bits |= rearmLinger
+		r.owner.sys.linger.Store(&lingerTo{sp: s, state: r.sys.state})
+	}
 	if s.inWait {
-		s.deletes = append(s.deletes, r.sys.state)
+		s.deletes = append(s.deletes, deferred{state: r.sys.state, bits: bits})
 		return nil
 	}
-	if err := s.core.remove(r.sys.state); err != nil {
+	var err error
+	if linger {
+		err = s.core.rearm(r.sys.state, bits)
+	} else {
+		err = s.core.remove(r.sys.state)
+	}
+	if err != nil {
 		return sysError("deregister", err)
 	}
 	return nil
+}
+
+// handover gives fd, the socket of a state deleted with rearmLinger, to the
+// core at the socket's final release (engine_windows.go's ownership rule).
+// While a wait runs, or a delete waits for the next wait, it waits too,
+// behind that delete. Once the Poll is closed the core has freed (or is
+// freeing) the state without closing fd: Go closes it, after core.close.
+func (s *sysPoll) handover(state, fd uintptr) {
+	s.mu.Lock()
+	switch {
+	case s.coreGone:
+		s.mu.Unlock()
+		sysCloseSocket(fd)
+		return
+	case s.closed:
+		s.goClose = append(s.goClose, fd)
+	case s.inWait || len(s.deletes) > 0:
+		s.deletes = append(s.deletes, deferred{state: state, bits: rearmHandover, fd: fd})
+	default:
+		s.core.rearm(state, rearmHandover)
+	}
+	s.mu.Unlock()
 }
 
 // rearm polls directions again after the caller hit WSAEWOULDBLOCK.
@@ -161,8 +214,8 @@ func (s *sysPoll) takeBatchLocked() []coreRearm {
 		r.sys.queued = 0
 		s.rearms[i] = nil
 	}
-	for _, st := range s.deletes {
-		b = append(b, coreRearm{state: st, bits: rearmDelete})
+	for _, d := range s.deletes {
+		b = append(b, coreRearm{state: d.state, bits: d.bits})
 	}
 	s.rearms, s.deletes, s.batch = s.rearms[:0], s.deletes[:0], b
 	return b
@@ -217,10 +270,27 @@ func (s *sysPoll) drainWake() {}
 
 func (s *sysPoll) close() error {
 	s.mu.Lock()
+	// Handovers the core never got: their sockets stay Go's.
+	for _, d := range s.deletes {
+		if d.bits&rearmHandover != 0 {
+			s.goClose = append(s.goClose, d.fd)
+		}
+	}
 	s.rearms, s.deletes, s.batch = nil, nil, nil
 	s.closed = true // engine calls in flight hold mu: none runs from here on
 	s.mu.Unlock()
-	if err := s.core.close(); err != nil {
+	err := s.core.close()
+	// The core no longer names any socket (its port close cancelled what
+	// was in flight on them): close what was left to Go.
+	s.mu.Lock()
+	s.coreGone = true
+	fds := s.goClose
+	s.goClose = nil
+	s.mu.Unlock()
+	for _, fd := range fds {
+		sysCloseSocket(fd)
+	}
+	if err != nil {
 		return sysError("close", err)
 	}
 	return nil

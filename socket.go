@@ -50,7 +50,7 @@ func (s *socket) release() {
 		return
 	}
 	if s.state.Add(^uint64(0)) == closedBit {
-		sysCloseSocket(s.fd)
+		s.closeHandle()
 	}
 }
 
