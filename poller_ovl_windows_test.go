@@ -785,6 +785,32 @@ func TestOverlappedForcedByEnvironment(t *testing.T) {
 	}
 }
 
+// runLoop keeps Waiting on p in a goroutine until the returned stop is
+// called; stop returns the loop's Wait error, if any.
+func runLoop(p *Poll) (stop func() error) {
+	quit := make(chan struct{})
+	result := make(chan error, 1)
+	go func() {
+		ev := NewEvents(8)
+		for {
+			select {
+			case <-quit:
+				result <- nil
+				return
+			default:
+			}
+			if err := p.Wait(ev, 20*time.Millisecond); err != nil {
+				result <- err
+				return
+			}
+		}
+	}()
+	return func() error {
+		close(quit)
+		return <-result
+	}
+}
+
 // The lingering close: Close with the engine's send in flight loses nothing.
 // 4 MiB and more go through Writes and Writable waits (the peer reading only
 // between rounds), the last Write leaving a send in flight with the peer
@@ -866,56 +892,21 @@ func TestOverlappedCloseLosesNothing(t *testing.T) {
 
 			// The event loop keeps running; with blocked, Close comes
 			// while its Wait is blocked.
-			stop := make(chan struct{})
-			loop := make(chan error, 1)
-			go func() {
-				ev := NewEvents(8)
-				for {
-					select {
-					case <-stop:
-						loop <- nil
-						return
-					default:
-					}
-					if err := p.Wait(ev, 20*time.Millisecond); err != nil {
-						loop <- err
-						return
-					}
-				}
-			}()
+			stopLoop := runLoop(p)
 			if blocked {
-				time.Sleep(5 * time.Millisecond)
-			} else {
-				close(stop)
-				if err := <-loop; err != nil {
-					t.Fatal(err)
-				}
+				waitBlocked(p)
+			} else if err := stopLoop(); err != nil {
+				t.Fatal(err)
 			}
 			if err := s.Close(); err != nil {
 				t.Fatal(err)
 			}
 			if !blocked { // the loop resumes after the Close
-				stop = make(chan struct{})
-				go func() {
-					ev := NewEvents(8)
-					for {
-						select {
-						case <-stop:
-							loop <- nil
-							return
-						default:
-						}
-						if err := p.Wait(ev, 20*time.Millisecond); err != nil {
-							loop <- err
-							return
-						}
-					}
-				}()
+				stopLoop = runLoop(p)
 			}
 			close(more)
 			r := <-done
-			close(stop)
-			if err := <-loop; err != nil {
+			if err := stopLoop(); err != nil {
 				t.Fatal(err)
 			}
 			if r.err != nil {
