@@ -180,7 +180,7 @@ bench-windows: wine-prefix
 # cannot poll).
 #
 # test-windows-overlapped: the behaviour suite (every test of poller_test.go,
-# and Example) and the engine's own tests (TestOverlapped*, in
+# Example and TestExampleEcho) and the engine's own tests (TestOverlapped*, in
 # poller_ovl_windows_test.go), under Wine with -race, with the engine forced
 # for every socket (POLLER_WINDOWS_ENGINE=overlapped). The other files' tests
 # are AFD- or core-specific (the pure-Go core has no overlapped engine; some
@@ -191,7 +191,7 @@ bench-windows: wine-prefix
 # idle registration, crossings per event); rewrites BENCHMARKS.md between
 # <!-- engines:begin --> and <!-- engines:end -->, and nothing else.
 
-OVERLAPPED_TESTS = ^($(shell sed -n 's/^func \(Test[A-Za-z0-9_]*\)(t \*testing\.T).*/\1/p' poller_test.go | paste -sd'|' -)|Example|TestOverlapped.*)$$
+OVERLAPPED_TESTS = ^($(shell sed -n 's/^func \(Test[A-Za-z0-9_]*\)(t \*testing\.T).*/\1/p' poller_test.go | paste -sd'|' -)|Example|TestExample.*|TestOverlapped.*)$$
 
 .PHONY: test-windows-overlapped bench-engines
 
