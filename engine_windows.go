@@ -29,18 +29,32 @@ package poller
 // run under sysPoll.mu, which remove (deferred or not) and close also take,
 // and they check that the registration is live and the Poll open.
 //
+// Deletes are applied at once, never deferred to the next wait (the C core
+// keeps a deleted state's memory until the running or next wait has applied
+// its batch), and hand back what the state held: a connection its AcceptEx
+// accepted or a datagram its WSARecvFrom received goes into sockSys.held,
+// which Accept and ReadFrom serve first; a new Register of a socket holding
+// something gets a Readable at once. Poll.Close does the same for every
+// registration before the port closes. The connect's state comes back too:
+// a deferred connect cancelled or failed by the delete is restarted by the
+// next Register (connectTo stays until a delete reports it done).
+//
 // Lingering close. closesocket aborts a WSASend in flight, so Close of a
-// registered socket on this engine must not close the handle while the
-// engine's send may be in flight. Ownership of the handle, one owner at a
-// time:
+// registered socket on this engine (or of one Deregistered with a send in
+// flight) must not close the handle while the engine's send may be in
+// flight. Ownership of the handle, one owner at a time:
 //   - Go owns it until its final release (socket.release after Close set
 //     the closed bit: no Go operation uses it any more). Close's remove
-//     deletes the C state with rearmLinger (C keeps the state and lets the
-//     send finish, but never closes the handle) and records sockSys.linger.
+//     deletes the C state with linger (C keeps the state and lets the send
+//     finish, but never closes the handle) and records sockSys.linger; a
+//     Deregister whose delete reports IOCP_HELD_LINGER does the same.
 //   - At the final release Go, instead of closing the handle, hands it over
-//     (sysPoll.handover, under sysPoll.mu; deferred behind the delete like
-//     it when a wait runs): from then on C owns it and closes it once no
-//     operation is in flight, or at iocp_port_close.
+//     (sysPoll.handover, under sysPoll.mu, at once): from then on C owns it
+//     and closes it once no send is in flight (at once when none is), or at
+//     iocp_port_close.
+//   - A new Register of the socket makes the lingering state the new
+//     state's prior in C (the new one's close waits for its send); Go
+//     forgets it, and only the newest state is handed over.
 //   - If the Poll closed first, the core freed the state without closing
 //     the handle, which stays Go's: sysPoll.handover (or sysPoll.close, for
 //     handovers still queued) closes it after core.close returned.

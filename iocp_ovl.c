@@ -40,23 +40,35 @@
  *    IFS handles (a non-IFS provider may queue a packet anyway). Without
  *    it, an operation that succeeds at once still queues its packet and is
  *    handled only then: one result, never two.
- *  - deleted: Go let go (iocp_sock_delete). The pending receive, accept or
- *    connect is cancelled (CancelIoEx; its packet comes back with 995, or
- *    676 under Wine); a send in flight is left to finish, so bytes Write
- *    accepted are not dropped by Deregister. The state is freed by whoever
- *    dequeues its last owed packet, or at once when none is owed. After a
- *    plain delete C never issues an operation on the SOCKET nor calls
- *    Winsock on it: Go may close it at any time.
- *  - lingering close (iocp.h's IOCP_REARM_LINGER / IOCP_REARM_HANDOVER):
- *    Go closes a socket whose send may be in flight. It deletes with
- *    LINGER (await_sock: Go still owns the SOCKET and keeps it open; a
- *    send completing with part of its buffer sent sends the rest), then,
- *    once Go's last use of the SOCKET ended, hands it over (owns_sock: C
- *    owns it). The state is freed, and the SOCKET closed, when it is
- *    handed over and nothing is in flight, so closesocket never aborts a
- *    send; or at iocp_port_close (which cancels the send, and closes the
- *    SOCKET only if it was handed over).
- *
+ *  - deleted: Go let go (iocp_ovl_delete, or iocp_sock_delete / a batch
+ *    delete). The pending receive, accept or connect is cancelled
+ *    (CancelIoEx; its packet comes back with 995, or 676 under Wine); a
+ *    send in flight is left to finish, so bytes Write accepted are not
+ *    dropped by Deregister. What the read side held for Go (an accepted
+ *    socket, a datagram; also one whose operation had completed as it was
+ *    cancelled, when its OVERLAPPED already shows it) goes back to Go with
+ *    iocp_ovl_delete (hand_back), and so does the connect's state.
+ *    The state is freed by whoever dequeues its last owed packet, or at
+ *    once when none is owed; outside iocp_wait, "at once" means after the
+ *    next iocp_wait applied its batch (release_state: that batch may name
+ *    the state). After a delete with no send in flight C never issues an
+ *    operation on the SOCKET nor calls Winsock on it: Go may close it.
+ *  - lingering close (iocp.h's IOCP_REARM_LINGER / IOCP_HELD_LINGER and the
+ *    handover): Go closes a socket whose send may be in flight (also a
+ *    socket Deregistered with a send in flight, closed later). Deleted
+ *    with linger (await_sock: Go still owns the SOCKET and keeps it open;
+ *    a send completing with part of its buffer sent sends the rest), then,
+ *    once Go's last use of the SOCKET ended, handed over (owns_sock: C
+ *    owns it). C closes the SOCKET as soon as it owns it and no send of
+ *    its chain is in flight (maybe_close: at the handover itself when the
+ *    socket is idle, so the peer gets the FIN without a wait), and frees
+ *    the state once its packets are in; or at iocp_port_close (which
+ *    cancels the send, and closes the SOCKET only if it was handed over).
+ *  - chain: a SOCKET registered again while an earlier state of it still
+ *    lingers gets a state whose prior is that one (take_prior); the prior
+ *    is C's alone from then on and never closes the SOCKET, and the newest
+ *    state's close waits for every send of the chain (chain_sending).
+
  * Readiness, edge-triggered like the AFD engine: a direction is reported
  * when its condition (above) holds, it is in the interest and not already
  * reported; reported directions wait for a re-arm (Go hit WSAEWOULDBLOCK:
@@ -727,8 +739,10 @@ static void delete_state(iocp_port *port, ovl_sock *s, int linger,
 		held->connect_err = s->connect_err;
 	}
 	/* Go keeps the SOCKET open for a send in flight (of this state or a
-	 * prior one): it hands the SOCKET over at its close. */
-	s->await_sock = linger || chain_sending(s);
+	 * prior one): it hands the SOCKET over at its close. Only callers of
+	 * iocp_ovl_delete learn that (IOCP_HELD_LINGER); for iocp_sock_delete
+	 * the SOCKET is Go's to close at any time, as before. */
+	s->await_sock = linger || (held != NULL && chain_sending(s));
 	if (held != NULL && s->await_sock)
 		held->flags |= IOCP_HELD_LINGER;
 	free_if_done(port, s);

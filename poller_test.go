@@ -1296,3 +1296,52 @@ func TestDeregisterThenCloseDeliversEverything(t *testing.T) {
 		}
 	})
 }
+
+// Deregister with nothing received yet hands nothing back: a pending
+// accept or receive (cancelled by the overlapped engine) is no connection
+// and no datagram. Then a new client is still accepted.
+func TestDeregisterWithNothingHeld(t *testing.T) {
+	ForEachSkipMode(t, func(t *testing.T) {
+		p := newPoll(t)
+		ln, err := ListenTCP("tcp4", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ln.Close()
+		u := listenUDP(t)
+		defer u.Close()
+		r := p.Registry()
+		if err := r.Register(ln, 1, Readable); err != nil {
+			t.Fatal(err)
+		}
+		if err := r.Register(u, 2, Readable); err != nil {
+			t.Fatal(err)
+		}
+		if err := r.Deregister(ln); err != nil {
+			t.Fatal(err)
+		}
+		if err := r.Deregister(u); err != nil {
+			t.Fatal(err)
+		}
+		if s, _, err := ln.Accept(); !errors.Is(err, ErrWouldBlock) {
+			t.Fatalf("Accept = %v, %v, want ErrWouldBlock", s, err)
+		}
+		if n, _, err := u.ReadFrom(make([]byte, 16)); !errors.Is(err, ErrWouldBlock) {
+			t.Fatalf("ReadFrom = %d, %v, want ErrWouldBlock", n, err)
+		}
+		c, err := net.Dial("tcp4", ln.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		if err := r.Register(ln, 3, Readable); err != nil {
+			t.Fatal(err)
+		}
+		waitEvent(t, p, NewEvents(4), 3, readable)
+		s, _, err := ln.Accept()
+		if err != nil {
+			t.Fatalf("Accept = %v", err)
+		}
+		s.Close()
+	})
+}

@@ -171,11 +171,11 @@ func (s *sysPoll) remove(r *registration) error {
 	return nil
 }
 
-// handover gives fd, the socket of a state deleted with rearmLinger, to the
-// core at the socket's final release (engine_windows.go's ownership rule).
-// While a wait runs, or a delete waits for the next wait, it waits too,
-// behind that delete. Once the Poll is closed the core has freed (or is
-// freeing) the state without closing fd: Go closes it, after core.close.
+// handover gives fd, the socket of a state deleted with linger, to the
+// core at the socket's final release (engine_windows.go's ownership rule),
+// at once: overlapped-engine deletes are never deferred. Once the Poll is
+// closed the core has freed (or is freeing) the state without closing fd:
+// Go closes it, after core.close.
 func (s *sysPoll) handover(state, fd uintptr) {
 	s.mu.Lock()
 	switch {
