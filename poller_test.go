@@ -1237,26 +1237,35 @@ func TestClosingIdleStreamReachesPeer(t *testing.T) {
 }
 
 // Deregister while the socket's send is in flight, then Close: what Write
-// accepted still reaches the peer, every byte, then EOF.
+// accepted still reaches the peer, every byte, then EOF. Also with a new
+// Register between the Deregister and the Close, with or without more
+// writes.
 func TestDeregisterThenCloseDeliversEverything(t *testing.T) {
-	ForEachSkipMode(t, func(t *testing.T) {
-		p := newPoll(t)
-		events := NewEvents(8)
-		s, peer := streamPair(t)
-		if err := p.Registry().Register(s, 1, Writable); err != nil {
-			t.Fatal(err)
-		}
-		awaitPeer(t, peer)
-		waitEvent(t, p, events, 1, writable)
-		var sent []byte
-		for chunk := bytes.Repeat([]byte("0123456789abcdef"), 4096); ; {
+	for _, how := range []string{"close", "registerClose", "registerWriteClose"} {
+		t.Run(how, func(t *testing.T) { ForEachSkipMode(t, func(t *testing.T) { deregisterThenClose(t, how) }) })
+	}
+}
+
+// deregisterThenClose is one run of TestDeregisterThenCloseDeliversEverything.
+func deregisterThenClose(t *testing.T, how string) {
+	p := newPoll(t)
+	events := NewEvents(8)
+	s, peer := streamPair(t)
+	if err := p.Registry().Register(s, 1, Writable); err != nil {
+		t.Fatal(err)
+	}
+	awaitPeer(t, peer)
+	waitEvent(t, p, events, 1, writable)
+	var sent []byte
+	fill := func() {
+		for chunk := make([]byte, 64<<10); ; {
 			for i := range chunk {
 				chunk[i] = byte(len(sent) + i*7)
 			}
 			n, err := s.Write(chunk)
 			sent = append(sent, chunk[:n]...)
 			if errors.Is(err, ErrWouldBlock) {
-				break // the peer reads nothing yet: a send stays in flight
+				return // the peer reads nothing yet: a send stays in flight
 			}
 			if err != nil {
 				t.Fatal(err)
@@ -1265,36 +1274,53 @@ func TestDeregisterThenCloseDeliversEverything(t *testing.T) {
 				t.Fatal("the send path never filled")
 			}
 		}
-		if err := p.Registry().Deregister(s); err != nil {
+	}
+	fill()
+	if err := p.Registry().Deregister(s); err != nil {
+		t.Fatal(err)
+	}
+	if how != "close" {
+		if err := p.Registry().Register(s, 2, Writable); err != nil {
 			t.Fatal(err)
 		}
-		if err := s.Close(); err != nil {
-			t.Fatal(err)
-		}
-		// A Poll keeps waiting meanwhile (engines that finish sends from
-		// their completions need one).
-		quit := make(chan struct{})
-		loopDone := make(chan struct{})
-		go func() {
-			defer close(loopDone)
-			ev := NewEvents(8)
-			for {
-				select {
-				case <-quit:
-					return
-				default:
-				}
-				p.Wait(ev, 20*time.Millisecond)
+		// Writable (maybe at once: the new registration has no send
+		// of its own), or nothing while the kernel is full.
+		deadline := time.Now().Add(quiet)
+		for time.Now().Before(deadline) {
+			if err := p.Wait(events, time.Until(deadline)); err != nil {
+				t.Fatal(err)
 			}
-		}()
-		defer func() { close(quit); <-loopDone }()
-		peer.SetReadDeadline(time.Now().Add(3 * eventTimeout))
-		got, err := io.ReadAll(peer)
-		if err != nil || !bytes.Equal(got, sent) {
-			t.Fatalf("peer got %d of %d bytes (equal prefix %v), %v", len(got), len(sent),
-				bytes.HasPrefix(sent, got), err)
 		}
-	})
+		if how == "registerWriteClose" {
+			fill()
+		}
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// A Poll keeps waiting meanwhile (engines that finish sends from
+	// their completions need one).
+	quit := make(chan struct{})
+	loopDone := make(chan struct{})
+	go func() {
+		defer close(loopDone)
+		ev := NewEvents(8)
+		for {
+			select {
+			case <-quit:
+				return
+			default:
+			}
+			p.Wait(ev, 20*time.Millisecond)
+		}
+	}()
+	defer func() { close(quit); <-loopDone }()
+	peer.SetReadDeadline(time.Now().Add(3 * eventTimeout))
+	got, err := io.ReadAll(peer)
+	if err != nil || !bytes.Equal(got, sent) {
+		t.Fatalf("peer got %d of %d bytes (equal prefix %v), %v", len(got), len(sent),
+			bytes.HasPrefix(sent, got), err)
+	}
 }
 
 // Deregister with nothing received yet hands nothing back: a pending
