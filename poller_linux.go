@@ -109,6 +109,10 @@ func (s *sysPoll) remove(r *registration) error {
 	return nil
 }
 
+// rearmSource is Registry.Rearm's re-arm: nothing to do, the kernel
+// reports the next edge by itself.
+func (s *sysPoll) rearmSource(r *registration, interest Interest) {}
+
 func (s *sysPoll) beginWait() {}
 func (s *sysPoll) endWait()   {}
 
