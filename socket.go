@@ -343,6 +343,9 @@ func (s *TCPStream) Read(p []byte) (int, error) {
 		switch {
 		case err == nil:
 			if n == 0 && len(p) > 0 {
+				if err := s.sock.connectFailure(nil); err != nil {
+					return 0, sysError("read", err)
+				}
 				return 0, io.EOF
 			}
 			return n, nil
@@ -355,7 +358,7 @@ func (s *TCPStream) Read(p []byte) (int, error) {
 		if err = s.sock.engineReadError(err); err == ErrWouldBlock {
 			return 0, ErrWouldBlock // the overlapped engine's connect is in flight
 		}
-		return 0, sysError("read", err)
+		return 0, sysError("read", s.sock.connectFailure(err))
 	}
 }
 
@@ -386,7 +389,7 @@ func (s *TCPStream) Write(p []byte) (int, error) {
 			s.sock.wouldBlock(flagWritable)
 			return written, ErrWouldBlock
 		}
-		return written, sysError("write", err)
+		return written, sysError("write", s.sock.connectFailure(err))
 	}
 	return written, nil
 }
