@@ -20,3 +20,6 @@ func rawSource(t testing.TB, h uintptr) Source {
 // rawNetConnUnsupported says why a package-net socket cannot be a raw
 // source here: it always can.
 func rawNetConnUnsupported() string { return "" }
+
+// errNoBufs is the OS's ENOBUFS, for injected failures.
+var errNoBufs error = syscall.ENOBUFS

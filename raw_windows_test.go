@@ -58,3 +58,6 @@ func TestRearmQueuedForNextWait(t *testing.T) {
 	peer.Write([]byte("y"))
 	waitEvent(t, p, events, 3, readable)
 }
+
+// errNoBufs is WSAENOBUFS, for injected failures.
+var errNoBufs error = syscall.Errno(10055)
