@@ -306,7 +306,10 @@ func (s *socket) accept() (uintptr, syscall.Sockaddr, error) {
 
 // DialTCP starts a non-blocking connect to address and returns at once. The
 // stream becomes writable when the connect finished: then TakeError tells
-// whether it failed (for example with syscall.ECONNREFUSED). An empty host
+// whether it failed (for example with syscall.ECONNREFUSED). A failed
+// connect is reported to any interest, Readable only too, with IsError
+// (and, for Writable, IsWriteClosed), and the next Read or Write returns
+// its error, on every OS. An empty host
 // dials the loopback address. On Windows, a stream for the overlapped engine
 // (a socket AFD cannot poll, or POLLER_WINDOWS_ENGINE=overlapped) is only
 // bound here: its connect starts when it is registered.
