@@ -309,8 +309,8 @@ func (s *socket) accept() (uintptr, syscall.Sockaddr, error) {
 // whether it failed (for example with syscall.ECONNREFUSED). A failed
 // connect is reported to any interest, Readable only too, with IsError
 // (and, for Writable, IsWriteClosed), and the next Read or Write returns
-// its error, on every OS. An empty host
-// dials the loopback address. On Windows, a stream for the overlapped engine
+// its error, on every OS. An empty host dials the loopback address. On
+// Windows, a stream for the overlapped engine
 // (a socket AFD cannot poll, or POLLER_WINDOWS_ENGINE=overlapped) is only
 // bound here: its connect starts when it is registered.
 func DialTCP(network, address string) (*TCPStream, error) {
