@@ -247,19 +247,29 @@ func (g *goCore) ntError(status int32) error {
 
 // ---- readiness mapping ----
 
+// afdEventsFor gives the AFD events to poll for directions. A failed
+// connect, a reset and a local close are asked for whatever the direction
+// (as mio and wepoll do), so that a Readable-only registration hears of a
+// refused connect; nothing when no direction is wanted (all reported: the
+// state waits for a re-arm, so a lasting failure cannot spin).
 func afdEventsFor(directions uint32) uint32 {
 	var events uint32
 	if directions&coreReadable != 0 {
-		events |= afdPollReceive | afdPollAccept | afdPollDisconnect | afdPollAbort | afdPollLocalClose
+		events |= afdPollReceive | afdPollAccept | afdPollDisconnect
 	}
 	if directions&coreWritable != 0 {
-		events |= afdPollSend | afdPollConnectFail | afdPollAbort | afdPollLocalClose
+		events |= afdPollSend
+	}
+	if events != 0 {
+		events |= afdPollConnectFail | afdPollAbort | afdPollLocalClose
 	}
 	return events
 }
 
 // bitsFor maps AFD events to readiness bits: directions are limited to the
-// interest; closure and error bits are reported whenever seen.
+// interest; closure and error bits are reported whenever seen. A failed
+// connect reads as on Linux (readable, writable, both sides closed, error):
+// the read or write that follows returns the connect's error.
 func bitsFor(events, interest uint32) uint32 {
 	var bits uint32
 	if events&(afdPollReceive|afdPollAccept) != 0 {
@@ -268,14 +278,11 @@ func bitsFor(events, interest uint32) uint32 {
 	if events&afdPollDisconnect != 0 {
 		bits |= coreReadable | coreReadClosed
 	}
-	if events&afdPollAbort != 0 {
+	if events&(afdPollAbort|afdPollConnectFail) != 0 {
 		bits |= coreReadable | coreWritable | coreReadClosed | coreWriteClosed | coreError
 	}
 	if events&afdPollSend != 0 {
 		bits |= coreWritable
-	}
-	if events&afdPollConnectFail != 0 {
-		bits |= coreWritable | coreError
 	}
 	return bits &^ (coreDirections &^ interest)
 }

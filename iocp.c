@@ -215,22 +215,30 @@ static int nt_error(NTSTATUS status)
 
 /* ---- readiness mapping ---- */
 
+/* The AFD events to poll for directions. A failed connect, a reset and a
+ * local close are asked for whatever the direction (as mio and wepoll do),
+ * so that a Readable-only registration hears of a refused connect; nothing
+ * when no direction is wanted (all reported: the state waits for a
+ * re-arm, so a lasting failure cannot spin). */
 static ULONG afd_events_for(uint32_t directions)
 {
 	ULONG events = 0;
 
 	if (directions & IOCP_READABLE)
 		events |= AFD_POLL_RECEIVE | AFD_POLL_ACCEPT |
-			  AFD_POLL_DISCONNECT | AFD_POLL_ABORT |
-			  AFD_POLL_LOCAL_CLOSE;
+			  AFD_POLL_DISCONNECT;
 	if (directions & IOCP_WRITABLE)
-		events |= AFD_POLL_SEND | AFD_POLL_CONNECT_FAIL |
-			  AFD_POLL_ABORT | AFD_POLL_LOCAL_CLOSE;
+		events |= AFD_POLL_SEND;
+	if (events != 0)
+		events |= AFD_POLL_CONNECT_FAIL | AFD_POLL_ABORT |
+			  AFD_POLL_LOCAL_CLOSE;
 	return events;
 }
 
 /* Readiness bits for AFD events. Directions are limited to the interest;
- * closure and error bits are reported whenever seen. */
+ * closure and error bits are reported whenever seen. A failed connect
+ * reads as on Linux (readable, writable, both sides closed, error): the
+ * read or write that follows returns the connect's error. */
 static uint32_t bits_for(ULONG events, uint32_t interest)
 {
 	uint32_t bits = 0;
@@ -239,13 +247,11 @@ static uint32_t bits_for(ULONG events, uint32_t interest)
 		bits |= IOCP_READABLE;
 	if (events & AFD_POLL_DISCONNECT)
 		bits |= IOCP_READABLE | IOCP_READ_CLOSED;
-	if (events & AFD_POLL_ABORT)
+	if (events & (AFD_POLL_ABORT | AFD_POLL_CONNECT_FAIL))
 		bits |= IOCP_READABLE | IOCP_WRITABLE | IOCP_READ_CLOSED |
 			IOCP_WRITE_CLOSED | IOCP_ERROR;
 	if (events & AFD_POLL_SEND)
 		bits |= IOCP_WRITABLE;
-	if (events & AFD_POLL_CONNECT_FAIL)
-		bits |= IOCP_WRITABLE | IOCP_ERROR;
 	return bits & ~(DIRECTIONS & ~interest);
 }
 

@@ -332,6 +332,10 @@ static uint32_t condition(const ovl_sock *s)
 		if (!s->connecting && !s->wr.pending &&
 		    (s->connected || s->connect_err != 0))
 			c |= IOCP_WRITABLE;
+		/* A failed connect reads as on Linux: readable too (the read
+		 * returns the failure), for a Readable-only registration. */
+		if (s->connect_err != 0)
+			c |= IOCP_READABLE;
 		break;
 	case K_DGRAM:
 		if (!s->wr.pending)
@@ -545,7 +549,8 @@ static void wr_complete(iocp_port *port, ovl_sock *s, int err, DWORD bytes)
 			s->wr_hints = 0;
 		} else {
 			s->connect_err = err;
-			s->wr_hints = IOCP_ERROR;
+			s->wr_hints = IOCP_ERROR | IOCP_READ_CLOSED |
+				      IOCP_WRITE_CLOSED;
 		}
 		rd_issue(port, s);
 		evaluate(port, s);

@@ -179,8 +179,8 @@ bench-windows: wine-prefix
 # The overlapped engine (iocp_ovl.c: the C core's fallback for sockets AFD
 # cannot poll).
 #
-# test-windows-overlapped: the behaviour suite (every test of poller_test.go,
-# Example and TestExampleEcho) and the engine's own tests (TestOverlapped*, in
+# test-windows-overlapped: the behaviour suite (every test of
+# PORTABLE_TEST_FILES, and Example) and the engine's own tests (TestOverlapped*, in
 # poller_ovl_windows_test.go), under Wine with -race, with the engine forced
 # for every socket (POLLER_WINDOWS_ENGINE=overlapped). The other files' tests
 # are AFD- or core-specific (the pure-Go core has no overlapped engine; some
@@ -191,7 +191,10 @@ bench-windows: wine-prefix
 # idle registration, crossings per event); rewrites BENCHMARKS.md between
 # <!-- engines:begin --> and <!-- engines:end -->, and nothing else.
 
-OVERLAPPED_TESTS = ^($(shell sed -n 's/^func \(Test[A-Za-z0-9_]*\)(t \*testing\.T).*/\1/p' poller_test.go | paste -sd'|' -)|Example|TestExample.*|TestOverlapped.*)$$
+# The portable behaviour files: every test in them runs under this engine too.
+PORTABLE_TEST_FILES = poller_test.go raw_test.go connect_test.go fault_test.go example_test.go
+
+OVERLAPPED_TESTS = ^($(shell sed -n 's/^func \(Test[A-Za-z0-9_]*\)(t \*testing\.T).*/\1/p' $(PORTABLE_TEST_FILES) | paste -sd'|' -)|Example|TestOverlapped.*|TestRearmQueuedForNextWait)$$
 
 .PHONY: test-windows-overlapped bench-engines
 

@@ -32,6 +32,12 @@
 //     system calls are retried with the time left.
 //   - A batch never exceeds [Events.Cap]; all ready sources are eventually
 //     reported across batches.
+//   - Raw sources ([RawFD], [RawSocket]) are read and written by the
+//     caller's own calls, which this package does not see: after such a call
+//     returns would-block (EAGAIN, WSAEWOULDBLOCK), call [Registry.Rearm]
+//     with its directions, or the next edge may never come (on Windows it
+//     does not). Portable code calls it on every OS; where the kernel
+//     re-arms by itself (epoll, kqueue) it costs no system call.
 //   - Once Deregister has returned, the source yields no event. Closing one of
 //     this package's sockets deregisters it. A [RawFD] must be deregistered
 //     before its descriptor is closed.
@@ -454,6 +460,28 @@ func (r *Registry) Reregister(src Source, token Token, interest Interest) error 
 			reg.token, reg.interest = oldToken, oldInterest
 			return err
 		}
+		return nil
+	})
+}
+
+// Rearm tells the Poll that the caller's own I/O on a raw source ([RawFD],
+// [RawSocket]) returned would-block (EAGAIN, WSAEWOULDBLOCK) in the
+// directions of interest, so that the next readiness in them is reported.
+// This package's sockets do it by themselves. Portable code calls Rearm on
+// every OS: on Windows it queues the re-arm for the next Wait, which applies
+// it without an extra system call; epoll and kqueue report the next edge by
+// themselves, so there it only checks its arguments. It returns the errors
+// of Reregister, checked in the same order.
+func (r *Registry) Rearm(src Source, interest Interest) error {
+	if err := r.checkInterest(interest); err != nil {
+		return err
+	}
+	return r.locked(src, func(h uintptr, s *socket) error {
+		reg, err := r.lookupLocked(h, s)
+		if err != nil {
+			return err
+		}
+		r.p.sys.rearmSource(reg, interest)
 		return nil
 	})
 }

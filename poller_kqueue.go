@@ -73,6 +73,10 @@ func (s *sysPoll) add(r *registration) error    { return s.set(r, r.interest) }
 func (s *sysPoll) modify(r *registration) error { return s.set(r, r.interest) }
 func (s *sysPoll) remove(r *registration) error { return s.set(r, 0) }
 
+// rearmSource is Registry.Rearm's re-arm: nothing to do, the kernel
+// reports the next edge by itself.
+func (s *sysPoll) rearmSource(r *registration, interest Interest) {}
+
 func (s *sysPoll) beginWait() {}
 func (s *sysPoll) endWait()   {}
 

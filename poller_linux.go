@@ -39,6 +39,10 @@ func (s *sysPoll) at(events *Events, i int) (key uint64, flags uint8, wake bool)
 	return id, epollFlags(ev.Events), id == 0
 }
 
+// epollFlags maps epoll's bits to an Event's. A refused connect comes as
+// EPOLLIN|EPOLLOUT|EPOLLRDHUP|EPOLLHUP|EPOLLERR: readable, writable, both
+// sides closed and error, what the Windows cores report for it too
+// (TestConnectRefusedReadWrite).
 func epollFlags(ev uint32) uint8 {
 	var f uint8
 	if ev&(syscall.EPOLLIN|syscall.EPOLLPRI|syscall.EPOLLRDHUP) != 0 {
@@ -108,6 +112,10 @@ func (s *sysPoll) remove(r *registration) error {
 	}
 	return nil
 }
+
+// rearmSource is Registry.Rearm's re-arm: nothing to do, the kernel
+// reports the next edge by itself.
+func (s *sysPoll) rearmSource(r *registration, interest Interest) {}
 
 func (s *sysPoll) beginWait() {}
 func (s *sysPoll) endWait()   {}

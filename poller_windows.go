@@ -209,6 +209,12 @@ func (s *sysPoll) rearm(r *registration, bits uint32) {
 	}
 }
 
+// rearmSource is Registry.Rearm's re-arm: the caller's own I/O on a raw
+// socket hit WSAEWOULDBLOCK, which no socket.wouldBlock saw.
+func (s *sysPoll) rearmSource(r *registration, interest Interest) {
+	s.rearm(r, uint32(interest))
+}
+
 // takeBatchLocked moves the queues into the batch for the core: re-arms of
 // live states, then deferred deletes.
 func (s *sysPoll) takeBatchLocked() []coreRearm {
@@ -313,8 +319,11 @@ func (s *socket) wouldBlock(flags uint32) {
 // RawSocket returns a Source for a socket the caller owns, for example one
 // of package net reached through SyscallConn: AFD polling never binds the
 // socket to our port, so sockets already bound to another port (as package
-// net's are) work too. The caller keeps it non-blocking and deregisters it
-// before closing it. The exception is a socket on the overlapped engine
+// net's are) work too. The caller keeps it non-blocking (FIONBIO: package
+// net's sockets are blocking) and deregisters it before closing it. A
+// direction is reported once, until re-armed: after the caller's own recv,
+// send or accept on it returns WSAEWOULDBLOCK, it calls [Registry.Rearm]
+// for that direction, or no further event comes for it. The exception is a socket on the overlapped engine
 // (engine_windows.go: forced, or where AFD cannot see the base socket): it
 // is bound to the Poll's port for good, so one bound elsewhere (package
 // net's) fails with ErrBoundElsewhere.

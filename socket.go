@@ -136,6 +136,18 @@ func (s *socket) detach(reg *registration) {
 	}
 }
 
+// injectedFault, set by tests only, is returned once by the next Accept,
+// Read or ReadFrom in place of its system call's answer.
+var injectedFault atomic.Pointer[error]
+
+// takeInjectedFault returns the injected fault, once; nil almost always.
+func takeInjectedFault() error {
+	if p := injectedFault.Load(); p != nil && injectedFault.CompareAndSwap(p, nil) {
+		return *p
+	}
+	return nil
+}
+
 // TCPListener is a non-blocking listening TCP socket. Register it for
 // Readable and Accept until ErrWouldBlock.
 type TCPListener struct {
@@ -260,10 +272,7 @@ func (l *TCPListener) Accept() (*TCPStream, net.Addr, error) {
 	}
 	defer l.sock.release()
 	for {
-		fd, sa, err, done := l.sock.engineAccept()
-		if !done {
-			fd, sa, err = sysAccept(l.sock.fd)
-		}
+		fd, sa, err := l.sock.accept()
 		switch {
 		case err == nil:
 			remote := tcpAddr(sa)
@@ -274,14 +283,34 @@ func (l *TCPListener) Accept() (*TCPStream, net.Addr, error) {
 			l.sock.wouldBlock(flagReadable)
 			return nil, nil, ErrWouldBlock
 		}
+		// EMFILE, ENOBUFS and the like leave connections queued: poll
+		// again, as after would-block, so that the listener keeps
+		// reporting (a spurious event at worst).
+		l.sock.wouldBlock(flagReadable)
 		return nil, nil, sysError("accept", err)
 	}
 }
 
+// accept takes one connection: an injected fault, the overlapped engine's,
+// or the system's.
+func (s *socket) accept() (uintptr, syscall.Sockaddr, error) {
+	if err := takeInjectedFault(); err != nil {
+		return 0, nil, err
+	}
+	fd, sa, err, done := s.engineAccept()
+	if !done {
+		fd, sa, err = sysAccept(s.fd)
+	}
+	return fd, sa, err
+}
+
 // DialTCP starts a non-blocking connect to address and returns at once. The
 // stream becomes writable when the connect finished: then TakeError tells
-// whether it failed (for example with syscall.ECONNREFUSED). An empty host
-// dials the loopback address. On Windows, a stream for the overlapped engine
+// whether it failed (for example with syscall.ECONNREFUSED). A failed
+// connect is reported to any interest, Readable only too, with IsError
+// (and, for Writable, IsWriteClosed), and the next Read or Write returns
+// its error, on every OS. An empty host dials the loopback address. On
+// Windows, a stream for the overlapped engine
 // (a socket AFD cannot poll, or POLLER_WINDOWS_ENGINE=overlapped) is only
 // bound here: its connect starts when it is registered.
 func DialTCP(network, address string) (*TCPStream, error) {
@@ -339,10 +368,13 @@ func (s *TCPStream) Read(p []byte) (int, error) {
 	}
 	defer s.sock.release()
 	for {
-		n, err := sysRead(s.sock.fd, p)
+		n, err := s.sock.read(p)
 		switch {
 		case err == nil:
 			if n == 0 && len(p) > 0 {
+				if err := s.sock.connectFailure(nil); err != nil {
+					return 0, sysError("read", err)
+				}
 				return 0, io.EOF
 			}
 			return n, nil
@@ -355,8 +387,17 @@ func (s *TCPStream) Read(p []byte) (int, error) {
 		if err = s.sock.engineReadError(err); err == ErrWouldBlock {
 			return 0, ErrWouldBlock // the overlapped engine's connect is in flight
 		}
-		return 0, sysError("read", err)
+		s.sock.wouldBlock(flagReadable) // keep reporting, as after would-block
+		return 0, sysError("read", s.sock.connectFailure(err))
 	}
+}
+
+// read is recv, or an injected fault.
+func (s *socket) read(p []byte) (int, error) {
+	if err := takeInjectedFault(); err != nil {
+		return 0, err
+	}
+	return sysRead(s.fd, p)
 }
 
 // Write writes as much of p as the socket takes now. If it takes less than
@@ -386,7 +427,7 @@ func (s *TCPStream) Write(p []byte) (int, error) {
 			s.sock.wouldBlock(flagWritable)
 			return written, ErrWouldBlock
 		}
-		return written, sysError("write", err)
+		return written, sysError("write", s.sock.connectFailure(err))
 	}
 	return written, nil
 }
@@ -486,10 +527,7 @@ func (u *UDPSocket) ReadFrom(p []byte) (int, net.Addr, error) {
 	}
 	defer u.sock.release()
 	for {
-		n, sa, err, done := u.sock.engineRecvfrom(p)
-		if !done {
-			n, sa, err = sysRecvfrom(u.sock.fd, p)
-		}
+		n, sa, err := u.sock.recvfrom(p)
 		switch {
 		case err == nil:
 			return n, udpAddr(sa), nil
@@ -499,8 +537,22 @@ func (u *UDPSocket) ReadFrom(p []byte) (int, net.Addr, error) {
 			u.sock.wouldBlock(flagReadable)
 			return 0, nil, ErrWouldBlock
 		}
+		u.sock.wouldBlock(flagReadable) // keep reporting, as after would-block
 		return 0, nil, sysError("recvfrom", err)
 	}
+}
+
+// recvfrom takes one datagram: an injected fault, the overlapped engine's,
+// or the system's.
+func (s *socket) recvfrom(p []byte) (int, syscall.Sockaddr, error) {
+	if err := takeInjectedFault(); err != nil {
+		return 0, nil, err
+	}
+	n, sa, err, done := s.engineRecvfrom(p)
+	if !done {
+		n, sa, err = sysRecvfrom(s.fd, p)
+	}
+	return n, sa, err
 }
 
 // WriteTo sends p as one datagram to addr (a *net.UDPAddr).

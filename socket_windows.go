@@ -100,6 +100,23 @@ func setNonblock(h uintptr) error {
 
 func sysCloseSocket(fd uintptr) { syscall.Closesocket(syscall.Handle(fd)) }
 
+// connectFailure is what a stream's recv or send result err (nil for a
+// recv of 0 bytes) means when the stream's connect failed: Winsock keeps
+// that failure in SO_ERROR only, and recv says 0 (Wine) or WSAENOTCONN,
+// send WSAECONNRESET (Wine) or WSAENOTCONN. Then it returns (and, as
+// SO_ERROR does, clears) that failure, so Read and Write return
+// ECONNREFUSED as on Unix; otherwise err. Only the end of a stream and
+// errors come here, never a healthy stream's data path.
+func (s *socket) connectFailure(err error) error {
+	if err != nil && err != wsaENotConn && err != wsaEConnReset {
+		return err
+	}
+	if soErr, _ := sysSocketError(s.fd); soErr != nil {
+		return soErr
+	}
+	return err
+}
+
 func sysError(op string, err error) error {
 	if e, ok := err.(syscall.Errno); ok {
 		err = winErrno(e)

@@ -2,10 +2,13 @@
 // servers and their peers side by side on this machine, alternating which
 // goes first from run to run, and writes the "Linux" section of
 // BENCHMARKS.md (between <!-- linux:begin --> and <!-- linux:end -->,
-// leaving the rest of the file as it is).
+// leaving the rest of the file as it is), and the chart BENCHMARKS.svg
+// beside it (server CPU per request, every server of the echo and RESP
+// tables).
 //
-//   - echo: examples/echo, package net (cmd/netecho) and gnet (cmd/gnetecho)
-//     under cmd/echoload; messages/s, p50/p99 latency, allocations per message.
+//   - echo: examples/echo, package net (cmd/netecho), gnet (cmd/gnetecho) and
+//     the C floor (c/echo.c) under cmd/echoload; messages/s, p50/p99
+//     latency, allocations, server CPU and context switches per message.
 //   - resp: redis-benchmark against examples/resp and redis-server.
 //   - wait: ns per event of Poll.Wait against a C epoll_wait loop.
 //   - mem: heap bytes per idle connection at 10,000 connections.
@@ -28,6 +31,7 @@ import (
 type config struct {
 	bin          string
 	out          string
+	chart        string
 	runs         int
 	suites       []string
 	echoConns    int
@@ -47,6 +51,7 @@ func main() {
 	var suites string
 	flag.StringVar(&c.bin, "bin", "build/bench/bin", "directory of the built benchmark binaries")
 	flag.StringVar(&c.out, "out", "BENCHMARKS.md", "file whose Linux section is rewritten")
+	flag.StringVar(&c.chart, "chart", "", "SVG chart of server CPU per request (default: BENCHMARKS.svg beside -out)")
 	flag.IntVar(&c.runs, "runs", 5, "alternated runs per figure")
 	flag.StringVar(&suites, "suites", "echo,resp,wait,mem", "suites to run")
 	flag.IntVar(&c.echoConns, "echo-conns", 1000, "echo connections")
@@ -61,6 +66,9 @@ func main() {
 	flag.StringVar(&c.redisBench, "redis-benchmark", "redis-benchmark", "redis-benchmark binary")
 	flag.Parse()
 	c.suites = strings.Split(suites, ",")
+	if c.chart == "" {
+		c.chart = filepath.Join(filepath.Dir(c.out), "BENCHMARKS.svg")
+	}
 	if err := run(&c); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
@@ -106,6 +114,9 @@ func run(c *config) error {
 		logf("%s done in %v", s, time.Since(t0).Round(time.Second))
 	}
 	rep.elapsed = time.Since(begin)
+	if err := rep.writeChart(c.chart); err != nil {
+		return err
+	}
 	text := rep.markdown()
 	fmt.Print(text)
 	return rewriteSection(c.out, text)

@@ -4,6 +4,7 @@ import (
 	"debug/buildinfo"
 	"fmt"
 	"os"
+	"path/filepath"
 	"runtime"
 	"slices"
 	"strings"
@@ -139,46 +140,8 @@ func (r *report) markdown() string {
 	}
 	p("\n")
 
-	p("### Targets\n\n| target | measured | |\n|---|---|---|\n")
-	if r.echo != nil {
-		pe := col(r.echo["poller"], func(e echoResult) float64 { return e.MsgsPerSec })
-		ge := col(r.echo["gnet"], func(e echoResult) float64 { return e.MsgsPerSec })
-		ne := col(r.echo["net"], func(e echoResult) float64 { return e.MsgsPerSec })
-		rg, rn := pairedRatio(pe, ge), pairedRatio(pe, ne)
-		p("| echo, %d conns, %d B: ≥ 1.0x gnet | %.2fx | %s |\n", c.echoConns, c.echoSize, rg, holds(rg >= 1.0))
-		p("| echo, %d conns, %d B: ≥ 1.3x package net | %.2fx | %s |\n", c.echoConns, c.echoSize, rn, holds(rn >= 1.3))
-	}
-	if r.resp != nil {
-		for _, t := range []struct {
-			pipeline int
-			goal     float64
-		}{{16, 0.9}, {1, 1.0}} {
-			runs := r.resp.runs[t.pipeline]
-			for _, srv := range []string{"poller-1", "poller"} {
-				for _, test := range respTests {
-					pr := col(runs[srv], func(m map[string]float64) float64 { return m[test] })
-					rr := col(runs["redis"], func(m map[string]float64) float64 { return m[test] })
-					ratio := pairedRatio(pr, rr)
-					p("| RESP -P %d %s, %s: ≥ %.1fx redis-server | %.2fx | %s |\n", t.pipeline, test,
-						respLabel(srv), t.goal, ratio, holds(ratio >= t.goal))
-				}
-			}
-		}
-	}
-	if r.wait != nil {
-		w := r.wait[1024]
-		ratio := pairedRatio(w["poller"], w["C"])
-		p("| Wait, 1,024 ready: ≤ 1.3x the C epoll_wait loop | %.2fx | %s |\n", ratio, holds(ratio <= 1.3))
-	}
-	if r.mem != nil {
-		h := median(col(r.mem["poller"], func(m memResult) float64 { return m.HeapPerConn }))
-		p("| ≤ 512 B of Go heap per idle registered connection | %.0f B | %s |\n", h, holds(h <= 512))
-	}
-	if r.echo != nil {
-		a := median(col(r.echo["poller"], func(e echoResult) float64 { return e.AllocsPerMsg }))
-		p("| allocations per echoed message: zero | %.4f | %s |\n", a, holds(a < 0.001))
-	}
-	p("\n")
+	r.targets(p)
+	p("![Server CPU time per request, every server of the echo and RESP tables](%s)\n\n", filepath.Base(r.cfg.chart))
 
 	if r.echo != nil {
 		r.echoTable(p)
@@ -206,30 +169,38 @@ func (r *report) echoTable(p printer) {
 	p("itself on poller). %v warm-up, then %v counted per run. Allocations: the server's own ", c.echoWarmup, c.echoDuration)
 	p("runtime.MemStats.Mallocs over the middle of the counted window, divided by the messages it echoed meanwhile; ")
 	p("server CPU: its CPU time (/proc/PID/task/*/schedstat) over the same window, per message ")
-	p("(lower is better; it moves far less with the machine's other load than messages/s do).\n\n")
-	p("| server | messages/s | poller ÷ this | p50 µs | p99 µs | allocs/message | server CPU µs/message | poller ÷ this |\n")
-	p("|---|---:|---:|---:|---:|---:|---:|---:|\n")
+	p("(lower is better; it moves far less with the machine's other load than messages/s do); context switches: ")
+	p("voluntary + involuntary, summed over the server's threads (/proc/PID/task/*/status), per message. ")
+	p("The C floor (c/echo.c) is one thread on epoll, edge-triggered, making the system calls an echo must make: ")
+	p("what this machine charges for the work itself.\n\n")
+	p("| server | messages/s | poller ÷ this | p50 µs | p99 µs | allocs/message | server CPU µs/message | poller ÷ this | ÷ C floor | context switches/message (vol + invol) |\n")
+	p("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 	pc := col(r.echo["poller"], func(e echoResult) float64 { return e.CPUusPerMsg })
 	pe := col(r.echo["poller"], func(e echoResult) float64 { return e.MsgsPerSec })
-	for _, s := range []struct{ key, label string }{
-		{"poller", "poller (examples/echo)"}, {"gnet", "gnet (cmd/gnetecho)"}, {"net", "package net (cmd/netecho)"}} {
+	fc := col(r.echo["C"], func(e echoResult) float64 { return e.CPUusPerMsg })
+	for _, s := range echoLabels {
 		runs := r.echo[s.key]
 		rate := col(runs, func(e echoResult) float64 { return e.MsgsPerSec })
 		cpu := col(runs, func(e echoResult) float64 { return e.CPUusPerMsg })
-		ratio, cpuRatio := "—", "—"
+		ratio, cpuRatio, floor := "—", "—", "—"
 		if s.key != "poller" {
 			ratio = fmt.Sprintf("%.2fx", pairedRatio(pe, rate))
 			cpuRatio = fmt.Sprintf("%.2fx", pairedRatio(pc, cpu))
 		}
-		p("| %s | %.0f | %s | %.0f | %.0f | %.3f | %.2f | %s |\n", s.label, median(rate), ratio,
+		if s.key != "C" {
+			floor = fmt.Sprintf("%.2fx", pairedRatio(cpu, fc))
+		}
+		p("| %s | %.0f | %s | %.0f | %.0f | %.3f | %.2f | %s | %s | %.3f + %.3f |\n", s.label, median(rate), ratio,
 			median(col(runs, func(e echoResult) float64 { return e.P50us })),
 			median(col(runs, func(e echoResult) float64 { return e.P99us })),
 			median(col(runs, func(e echoResult) float64 { return e.AllocsPerMsg })),
-			median(cpu), cpuRatio)
+			median(cpu), cpuRatio, floor,
+			median(col(runs, func(e echoResult) float64 { return e.VolCSPerMsg })),
+			median(col(runs, func(e echoResult) float64 { return e.InvCSPerMsg })))
 	}
 	p("\nPer run, messages/s:")
-	for _, s := range []string{"poller", "gnet", "net"} {
-		p(" %s %s;", s, joinf(col(r.echo[s], func(e echoResult) float64 { return e.MsgsPerSec }), "%.0f"))
+	for _, s := range echoLabels {
+		p(" %s %s;", s.key, joinf(col(r.echo[s.key], func(e echoResult) float64 { return e.MsgsPerSec }), "%.0f"))
 	}
 	p(" ratios run by run: poller ÷ gnet")
 	for _, peer := range []string{"gnet", "net"} {
@@ -243,6 +214,11 @@ func (r *report) echoTable(p printer) {
 	}
 	p(".\n\n")
 }
+
+// echoLabels names the echo servers in table order.
+var echoLabels = []struct{ key, label string }{
+	{"poller", "poller (examples/echo)"}, {"gnet", "gnet (cmd/gnetecho)"},
+	{"net", "package net (cmd/netecho)"}, {"C", "C floor (c/echo.c)"}}
 
 func respLabel(srv string) string {
 	if srv == "poller-1" {
@@ -268,10 +244,15 @@ func (r *report) respTable(p printer) {
 		get := func(srv, test string) []float64 {
 			return col(runs[srv], func(m map[string]float64) float64 { return m[test] })
 		}
-		for _, test := range append(slices.Clone(respTests), "cpu") {
+		for _, test := range append(slices.Clone(respTests), "cpu", "cs-vol", "cs-invol") {
 			label, format := test, "%.0f"
-			if test == "cpu" {
+			switch test {
+			case "cpu":
 				label, format = "server CPU µs/request (lower is better)", "%.2f"
+			case "cs-vol":
+				label, format = "server voluntary context switches/request", "%.3f"
+			case "cs-invol":
+				label, format = "server involuntary context switches/request", "%.3f"
 			}
 			rd, p1, pn := get("redis", test), get("poller-1", test), get("poller", test)
 			p("| %d | %d | %s | "+format+" | "+format+" | %.2fx | "+format+" | %.2fx |\n",
