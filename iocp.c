@@ -815,15 +815,15 @@ int iocp_wait(uintptr_t port_handle, const iocp_rearm *rearms, int n_rearms,
 	for (i = 0; i < (ULONG)n_rearms; i++) {
 		sock_apply(port, (iocp_sock *)rearms[i].sock, rearms[i].bits);
 	}
-	/* Overlapped-engine states already ready are reported first; then
-	 * the dequeue only collects what is queued, without waiting. */
-	emitted = ovl_emit(port, out, cap);
-	if (emitted == cap) {
-		ReleaseSRWLockExclusive(&port->lock);
-		*n_out = emitted;
-		return 0;
-	}
-	if (emitted > 0)
+	port->ovl_inside = 1;
+	ovl_reap(port);
+	/* Overlapped-engine states already ready are reported first, but
+	 * never more than cap - 1: every wait dequeues at least one packet,
+	 * so ready states cannot starve the port (its AFD results, completion
+	 * packets and wakes). With records already taken the dequeue only
+	 * collects what is queued, without waiting. */
+	emitted = ovl_emit(port, out, cap - 1);
+	if (emitted > 0 || port->ready_head != NULL)
 		timeout_ms = 0;
 	port->blocked = timeout_ms != 0;
 	ReleaseSRWLockExclusive(&port->lock);
@@ -847,6 +847,7 @@ int iocp_wait(uintptr_t port_handle, const iocp_rearm *rearms, int n_rearms,
 	for (i = 0; i < n; i++)
 		emitted += port_dispatch(port, &entries[i], &out[emitted]);
 	emitted += ovl_emit(port, out + emitted, cap - emitted);
+	port->ovl_inside = 0;
 	ReleaseSRWLockExclusive(&port->lock);
 
 	*n_out = emitted;

@@ -94,6 +94,9 @@ type sysPoll struct {
 	coreGone        bool             // core.close returned: closed sockets are Go's to close
 	goClose         []uintptr        // handed-over sockets the core never got: closed after core.close
 	rawBound        map[uintptr]bool // raw handles bound: skip-on-success
+
+	// Overlapped-engine registrations, for the hand-back at close.
+	ovlRegs map[*registration]struct{}
 }
 
 func (s *sysPoll) open() error {
@@ -141,6 +144,9 @@ func (s *sysPoll) remove(r *registration) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	r.sys.live = false
+	if r.sys.engine == engineOverlapped && s.ec != nil {
+		return s.removeOverlappedLocked(r) // at once, never deferred
+	}
 	bits := uint32(rearmDelete)
 	linger := r.sys.engine == engineOverlapped && r.owner != nil && r.owner.closed()
 	if linger {
@@ -165,11 +171,11 @@ func (s *sysPoll) remove(r *registration) error {
 	return nil
 }
 
-// handover gives fd, the socket of a state deleted with rearmLinger, to the
-// core at the socket's final release (engine_windows.go's ownership rule).
-// While a wait runs, or a delete waits for the next wait, it waits too,
-// behind that delete. Once the Poll is closed the core has freed (or is
-// freeing) the state without closing fd: Go closes it, after core.close.
+// handover gives fd, the socket of a state deleted with linger, to the
+// core at the socket's final release (engine_windows.go's ownership rule),
+// at once: overlapped-engine deletes are never deferred. Once the Poll is
+// closed the core has freed (or is freeing) the state without closing fd:
+// Go closes it, after core.close.
 func (s *sysPoll) handover(state, fd uintptr) {
 	s.mu.Lock()
 	switch {
@@ -179,10 +185,10 @@ func (s *sysPoll) handover(state, fd uintptr) {
 		return
 	case s.closed:
 		s.goClose = append(s.goClose, fd)
-	case s.inWait || len(s.deletes) > 0:
-		s.deletes = append(s.deletes, deferred{state: state, bits: rearmHandover, fd: fd})
 	default:
-		s.core.rearm(state, rearmHandover)
+		// Overlapped-engine deletes are never deferred
+		// (removeOverlappedLocked), so neither is their handover.
+		s.ec.handover(state)
 	}
 	s.mu.Unlock()
 }
@@ -283,6 +289,7 @@ func (s *sysPoll) close() error {
 		}
 	}
 	s.rearms, s.deletes, s.batch = nil, nil, nil
+	s.handBackAllLocked()
 	s.closed = true // engine calls in flight hold mu: none runs from here on
 	s.mu.Unlock()
 	err := s.core.close()
