@@ -428,10 +428,12 @@ func (r *Registry) Register(src Source, token Token, interest Interest) error {
 			return err
 		}
 		r.byHandle[h] = reg
-		if !s.attach(reg) {
-			// Closed meanwhile: its Close may have missed this registration.
+		if err := s.attach(reg); err != nil {
+			// Closed meanwhile (its Close may have missed this
+			// registration), or registered by another registry since
+			// checkFree: undo ours, OS side included.
 			r.removeLocked(reg)
-			return errClosed
+			return err
 		}
 		return nil
 	})

@@ -116,18 +116,30 @@ func (s *socket) checkOwn(r *Registry) error {
 	return nil
 }
 
-// attach records reg; it returns false if the socket was closed meanwhile,
-// in which case the caller undoes the registration.
-func (s *socket) attach(reg *registration) bool {
+// attach records reg as the socket's one registration. The check in
+// checkFree is made under one registry's lock only, so two registries can
+// pass it at once: the compare-and-swap here decides, and the loser gets
+// ErrRegisteredElsewhere (ErrAlreadyRegistered if the registration already
+// recorded is of the same registry). It fails with net.ErrClosed if the
+// socket was closed meanwhile. On failure the caller undoes reg.
+func (s *socket) attach(reg *registration) error {
 	if s == nil {
-		return true
+		return nil
 	}
-	s.reg.Store(reg)
+	for !s.reg.CompareAndSwap(nil, reg) {
+		if s.closed() {
+			return errClosed
+		}
+		if err := s.checkFree(reg.registry); err != nil {
+			return err
+		}
+		// The other registration was dropped meanwhile: try again.
+	}
 	if s.closed() {
 		s.reg.CompareAndSwap(reg, nil)
-		return false
+		return errClosed
 	}
-	return true
+	return nil
 }
 
 func (s *socket) detach(reg *registration) {
