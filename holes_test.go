@@ -9,6 +9,7 @@ import (
 	"net"
 	"sync"
 	"testing"
+	"time"
 )
 
 // TestRegisterRaceTwoPolls registers one stream with two Polls from two
@@ -88,4 +89,134 @@ func registeredCount(p *Poll) int {
 	return len(r.byHandle)
 }
 
-var _ = net.ErrClosed
+// TestWakerRetriesAfterFailedWake makes one Wake's OS wake fail: Wake
+// returns that error, and the next Wake is not swallowed as "already
+// pending" but wakes the Poll.
+func TestWakerRetriesAfterFailedWake(t *testing.T) {
+	p := newPoll(t)
+	w, err := NewWaker(p.Registry(), 9)
+	if err != nil {
+		t.Fatal(err)
+	}
+	injected := errors.New("injected wake failure")
+	wakeOS = func(p *Poll) error { return injected }
+	t.Cleanup(func() { wakeOS = sysWake })
+	if err := w.Wake(); !errors.Is(err, injected) {
+		t.Fatalf("Wake with a failing OS wake: %v, want the injected error", err)
+	}
+	wakeOS = sysWake
+	if err := w.Wake(); err != nil {
+		t.Fatalf("Wake: %v", err)
+	}
+	events := NewEvents(4)
+	if err := p.Wait(events, 5*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if events.Len() != 1 || events.At(0).Token() != 9 {
+		t.Fatalf("Wait after a Wake that followed a failed one: %d events, want the wake", events.Len())
+	}
+}
+
+// TestCloseDeliversEventsDequeuedWithIt holds a Wait between its OS wait,
+// which dequeued a readable record, and the translation of that record,
+// closes the Poll meanwhile, and then lets the Wait go on: as the package
+// doc promises, the Wait returns net.ErrClosed with the event in its
+// Events.
+func TestCloseDeliversEventsDequeuedWithIt(t *testing.T) {
+	checkLeaks(t)
+	p, err := New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, peer := streamPair(t)
+	if err := p.Registry().Register(s, 4, Readable); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := peer.Write([]byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	dequeued, release := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	afterOSWait = func(n int) {
+		if n > 0 {
+			once.Do(func() { close(dequeued); <-release })
+		}
+	}
+	t.Cleanup(func() { afterOSWait = nil })
+	events := NewEvents(8)
+	waited := make(chan error, 1)
+	go func() { waited <- p.Wait(events, eventTimeout) }()
+	select {
+	case <-dequeued:
+	case err := <-waited:
+		t.Fatalf("Wait returned %v before dequeuing the readable record", err)
+	}
+	closed := make(chan error, 1)
+	go func() { closed <- p.Close() }()
+	// Close marks the registry closed before it wakes the Wait; nothing
+	// signals that, so poll for it, bounded.
+	for deadline := time.Now().Add(eventTimeout); !registryClosed(p); {
+		if time.Now().After(deadline) {
+			t.Fatal("Close did not mark the registry closed")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	close(release)
+	if err := <-waited; !errors.Is(err, net.ErrClosed) {
+		t.Fatalf("Wait: %v, want net.ErrClosed", err)
+	}
+	if err := <-closed; err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	found := false
+	for ev := range events.All() {
+		found = found || ev.Token() == 4 && ev.IsReadable()
+	}
+	if !found {
+		t.Fatalf("the readable event dequeued with the close was dropped (%d events)", events.Len())
+	}
+}
+
+func registryClosed(p *Poll) bool {
+	r := p.Registry()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.closed
+}
+
+// TestOSBatchClamped lowers the most records one OS wait may return (the
+// OS's own limit, about 179 million on Linux, is too big to reach in a
+// test) and checks that no Wait returns more, and that the records left
+// over come with the next Waits.
+func TestOSBatchClamped(t *testing.T) {
+	p := newPoll(t)
+	const streams = 3
+	for i := 0; i < streams; i++ {
+		s, peer := streamPair(t)
+		if err := p.Registry().Register(s, Token(10+i), Readable); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := peer.Write([]byte("x")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	old := maxOSBatch
+	maxOSBatch = 2
+	t.Cleanup(func() { maxOSBatch = old })
+	events := NewEvents(8)
+	seen := map[Token]bool{}
+	for deadline := time.Now().Add(eventTimeout); len(seen) < streams; {
+		if time.Now().After(deadline) {
+			t.Fatalf("only %d of %d streams reported", len(seen), streams)
+		}
+		if err := p.Wait(events, time.Until(deadline)); err != nil {
+			t.Fatal(err)
+		}
+		if events.Len() > 2 {
+			t.Fatalf("Wait returned %d events with the OS batch clamped to 2", events.Len())
+		}
+		for ev := range events.All() {
+			seen[ev.Token()] = true
+		}
+	}
+}

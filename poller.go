@@ -327,6 +327,9 @@ func (p *Poll) waitLoop(events *Events, timeout time.Duration) error {
 		if err != nil {
 			return err
 		}
+		if afterOSWait != nil {
+			afterOSWait(n)
+		}
 		p.registry.translate(events, n)
 		if events.n > 0 || timeout == 0 || p.isClosed() {
 			return nil
@@ -346,6 +349,10 @@ func (p *Poll) isClosed() bool {
 	defer p.mu.Unlock()
 	return p.closed
 }
+
+// afterOSWait, when a test sets it, runs between an OS wait that returned
+// n records and their translation into events.
+var afterOSWait func(n int)
 
 // maxWaitMillis bounds one OS wait; longer timeouts loop.
 const maxWaitMillis = 1 << 30
@@ -383,11 +390,15 @@ func (p *Poll) Close() error {
 	waiting := p.waiting
 	p.mu.Unlock()
 
-	p.registry.close()
+	// The registry refuses new registrations at once, but keeps its tables
+	// until the blocked Wait has returned: that Wait still translates the
+	// records dequeued together with the wake.
+	p.registry.refuse()
 	if waiting {
 		p.sys.wake()
 		<-p.waitExited
 	}
+	p.registry.close()
 	return p.sys.close()
 }
 
@@ -524,11 +535,13 @@ func (r *Registry) removeLocked(reg *registration) error {
 }
 
 // deregisterSocket is called by a socket's Close while the descriptor is
-// still open.
+// still open. It also runs while the Poll is closing, for as long as the
+// tables are kept (see Poll.Close), so that the closing Wait reports
+// nothing for a socket whose Close has returned.
 func (r *Registry) deregisterSocket(reg *registration) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if !r.closed && r.byHandle[reg.handle] == reg {
+	if r.byHandle[reg.handle] == reg {
 		r.removeLocked(reg)
 	}
 }
@@ -626,6 +639,14 @@ func (r *Registry) deliverWakesLocked(events *Events) {
 	}
 }
 
+// refuse makes the registry refuse every call from now on; the
+// registrations stay until close.
+func (r *Registry) refuse() {
+	r.mu.Lock()
+	r.closed = true
+	r.mu.Unlock()
+}
+
 // close drops every registration (the sockets stay open) and refuses new
 // ones.
 func (r *Registry) close() {
@@ -700,5 +721,15 @@ func (w *Waker) Wake() error {
 	if w.pending.Swap(true) {
 		return nil // an earlier Wake is still to be reported
 	}
-	return p.sys.wake()
+	if err := wakeOS(p); err != nil {
+		// Nothing will report this Wake: let the next one try again.
+		w.pending.Store(false)
+		return err
+	}
+	return nil
 }
+
+// wakeOS makes the OS wake of Waker.Wake; tests make it fail.
+var wakeOS = sysWake
+
+func sysWake(p *Poll) error { return p.sys.wake() }
