@@ -147,27 +147,45 @@ type Events struct {
 	sys  sysEvents // the OS's own event buffer, sized like list
 }
 
+// maxEventsCap is the most events one Events holds: NewEvents lowers a
+// larger capacity to it.
+const maxEventsCap = 1 << 20
+
 // NewEvents returns an Events that holds at most capacity events per Wait.
 // A capacity below 1 gives an Events that Wait rejects with ErrInvalidEvents.
+// A capacity above 1<<20 (1,048,576) is lowered to it: Cap reports the
+// capacity kept, and the contract still reports every ready source across
+// batches.
 func NewEvents(capacity int) *Events {
-	if capacity < 0 {
-		capacity = 0
-	}
+	capacity = max(0, min(capacity, maxEventsCap))
 	return &Events{list: make([]Event, capacity), sys: newSysEvents(capacity)}
 }
 
-// Len returns the number of events of the last Wait.
-func (e *Events) Len() int { return e.n }
+// Len returns the number of events of the last Wait; 0 for a nil Events.
+func (e *Events) Len() int {
+	if e == nil {
+		return 0
+	}
+	return e.n
+}
 
-// Cap returns the most events one Wait can return.
-func (e *Events) Cap() int { return len(e.list) }
+// Cap returns the most events one Wait can return; 0 for a nil Events.
+func (e *Events) Cap() int {
+	if e == nil {
+		return 0
+	}
+	return len(e.list)
+}
 
 // At returns the i-th event of the last Wait; it panics unless 0 <= i < Len().
 func (e *Events) At(i int) Event { return e.list[:e.n][i] }
 
-// All iterates over the events of the last Wait.
+// All iterates over the events of the last Wait; none for a nil Events.
 func (e *Events) All() iter.Seq[Event] {
 	return func(yield func(Event) bool) {
+		if e == nil {
+			return
+		}
 		for _, ev := range e.list[:e.n] {
 			if !yield(ev) {
 				return
@@ -273,6 +291,9 @@ func (p *Poll) opened() bool { return p != nil && p.registry.p == p }
 // the contract.
 func (p *Poll) Wait(events *Events, timeout time.Duration) error {
 	if events == nil || len(events.list) == 0 {
+		if !p.opened() || p.isClosed() {
+			return errClosed // a closed Poll outranks a bad argument
+		}
 		return ErrInvalidEvents
 	}
 	events.n = 0
@@ -483,9 +504,9 @@ func (r *Registry) Deregister(src Source) error {
 }
 
 // locked runs f under the registry lock with src's handle and socket, the
-// socket held open meanwhile.
+// socket held open meanwhile. A closed registry outranks a bad source.
 func (r *Registry) locked(src Source, f func(h uintptr, s *socket) error) error {
-	if !r.opened() {
+	if !r.opened() || r.isClosed() {
 		return errClosed
 	}
 	h, s, err := sourceOf(src)
@@ -499,12 +520,19 @@ func (r *Registry) locked(src Source, f func(h uintptr, s *socket) error) error 
 }
 
 // checkInterest is the check Register and Reregister make first: a closed
-// registry, then the interest.
+// registry outranks a bad interest (as in wepoll: EBADF before EINVAL).
 func (r *Registry) checkInterest(interest Interest) error {
-	if !r.opened() {
+	if !r.opened() || r.isClosed() {
 		return errClosed
 	}
 	return validInterest(interest)
+}
+
+// isClosed reports whether the registry refuses calls (its Poll is closed).
+func (r *Registry) isClosed() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.closed
 }
 
 // opened reports whether r belongs to a Poll made by New.
@@ -690,10 +718,11 @@ type Waker struct {
 }
 
 // NewWaker returns a Waker whose Wake makes r's Poll report an event with
-// token. Many Wakers may share a Poll.
+// token. Many Wakers may share a Poll. A closed Registry (also a nil or zero
+// one) gives net.ErrClosed.
 func NewWaker(r *Registry, token Token) (*Waker, error) {
-	if r == nil || r.p == nil {
-		return nil, ErrNilSource
+	if !r.opened() {
+		return nil, errClosed
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()

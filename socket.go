@@ -162,8 +162,14 @@ func (l *TCPListener) source() (uintptr, *socket, error) {
 	return l.sock.source()
 }
 
-// Addr returns the address the listener is bound to.
-func (l *TCPListener) Addr() net.Addr { return l.addr }
+// Addr returns the address the listener is bound to; nil for a nil
+// listener.
+func (l *TCPListener) Addr() net.Addr {
+	if l == nil {
+		return nil
+	}
+	return l.addr
+}
 
 // Close closes the listener, deregistering it first.
 func (l *TCPListener) Close() error {
@@ -195,8 +201,13 @@ func (s *TCPStream) Close() error {
 	return s.sock.close()
 }
 
-// RemoteAddr returns the peer's address.
-func (s *TCPStream) RemoteAddr() net.Addr { return s.remote }
+// RemoteAddr returns the peer's address; nil for a nil stream.
+func (s *TCPStream) RemoteAddr() net.Addr {
+	if s == nil {
+		return nil
+	}
+	return s.remote
+}
 
 // UDPSocket is a non-blocking UDP socket.
 type UDPSocket struct {
