@@ -231,7 +231,10 @@ func (u *UDPSocket) Close() error {
 }
 
 // ListenTCP listens on address ("host:port", port 0 for any) of network
-// "tcp", "tcp4" or "tcp6" with SO_REUSEADDR set.
+// "tcp", "tcp4" or "tcp6" with SO_REUSEADDR set. An empty host listens on
+// IPv4. An IPv6 address (such as "[::]:0") gives an IPv6 socket with the
+// OS's default IPV6_V6ONLY: on Linux it usually accepts IPv4 clients too,
+// on Windows it does not.
 func ListenTCP(network, address string) (*TCPListener, error) {
 	if network != "tcp" && network != "tcp4" && network != "tcp6" {
 		return nil, &net.OpError{Op: "listen", Net: network, Err: ErrInvalidAddress}
