@@ -128,6 +128,7 @@ func TestCloseDeliversEventsDequeuedWithIt(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { p.Close() }) // the test closes it; this is for a failure
 	s, peer := streamPair(t)
 	if err := p.Registry().Register(s, 4, Readable); err != nil {
 		t.Fatal(err)
