@@ -13,7 +13,9 @@ all: test
 demo:
 	$(GO) run ./examples/delay
 
-test: fmt-check vet test-linux test-windows
+# windows-deps first: vet (which installs nothing) needs mingw-w64 for the
+# windows/amd64 cgo build.
+test: windows-deps fmt-check vet test-linux test-windows
 
 fmt-check:
 	@out=$$(gofmt -l . | grep -v '^bench/vendor' || true); \

@@ -64,14 +64,30 @@ func (c *cCore) addEngine(socket uintptr, id uint64, interest, flags uint32, con
 	return uintptr(st), uint32(engine), cErr(rc)
 }
 
+// send gives the engine at most maxIOLen bytes per call (C takes an int).
+// A stream's longer buffer goes in such parts for as long as the engine
+// takes each one whole (as iocp_ovl_send itself does with its chunks), so
+// that a short count comes only with the engine's would-block, whose
+// Writable event follows. A datagram that long fails with WSAEMSGSIZE.
 func (c *cCore) send(state uintptr, p []byte, to unsafe.Pointer, toLen int32) (int, error) {
-	c.n.Add(1)
-	var n C.int
-	rc := C.iocp_ovl_send(C.uintptr_t(c.port), C.uintptr_t(state), bufPtr(p), C.int(len(p)), to, C.int(toLen), &n)
-	return int(n), cErrno(rc)
+	if to != nil && len(p) > maxIOLen {
+		return 0, wsaEMsgSize
+	}
+	total := 0
+	for {
+		part := clampIO(p[total:])
+		c.n.Add(1)
+		var n C.int
+		rc := C.iocp_ovl_send(C.uintptr_t(c.port), C.uintptr_t(state), bufPtr(part), C.int(len(part)), to, C.int(toLen), &n)
+		total += int(n)
+		if rc != 0 || int(n) < len(part) || total == len(p) {
+			return total, cErrno(rc)
+		}
+	}
 }
 
 func (c *cCore) recvfrom(state uintptr, p []byte, from *syscall.RawSockaddrAny) (int, error) {
+	p = clampIO(p)
 	c.n.Add(1)
 	var n C.int
 	l := C.int(unsafe.Sizeof(*from))

@@ -19,6 +19,11 @@ type sysPoll struct {
 	wk kqueueWake
 }
 
+// maxOSBatch is the most records one kevent call is given (its count is a
+// C int); what is ready beyond it is reported by the next waits. Tests
+// lower it.
+var maxOSBatch = 1<<31 - 1
+
 type sysEvents []syscall.Kevent_t
 
 func newSysEvents(n int) sysEvents { return make(sysEvents, n) }
@@ -88,7 +93,7 @@ func (s *sysPoll) wait(ev *Events, ms int) (int, error) {
 		t := syscall.NsecToTimespec(int64(ms) * int64(time.Millisecond))
 		ts = &t
 	}
-	n, err := syscall.Kevent(s.kq, nil, ev.sys, ts)
+	n, err := syscall.Kevent(s.kq, nil, ev.sys[:min(len(ev.sys), maxOSBatch)], ts)
 	if err == syscall.EINTR {
 		return 0, nil
 	}

@@ -19,6 +19,14 @@ type sysPoll struct {
 	eventfd int
 }
 
+// epollMaxEvents is the most records one epoll_wait takes: the kernel
+// refuses (EINVAL) more than INT_MAX / sizeof(struct epoll_event).
+const epollMaxEvents = (1<<31 - 1) / 12
+
+// maxOSBatch is the most records one OS wait is given; what is ready
+// beyond it is reported by the next waits. Tests lower it.
+var maxOSBatch = epollMaxEvents
+
 type sysEvents []syscall.EpollEvent
 
 func newSysEvents(n int) sysEvents { return make(sysEvents, n) }
@@ -123,7 +131,7 @@ func (s *sysPoll) endWait()   {}
 // wait blocks in epoll_wait for at most ms milliseconds (-1: no limit).
 // EINTR counts as an empty batch: the caller retries with the time left.
 func (s *sysPoll) wait(ev *Events, ms int) (int, error) {
-	n, err := syscall.EpollWait(s.epfd, ev.sys, ms)
+	n, err := syscall.EpollWait(s.epfd, ev.sys[:min(len(ev.sys), maxOSBatch)], ms)
 	if err == syscall.EINTR {
 		return 0, nil
 	}

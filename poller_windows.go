@@ -56,6 +56,11 @@ const (
 
 const infinite = 0xFFFFFFFF
 
+// maxOSBatch is the most records one core wait is given (its count is a C
+// int, and a ULONG for the OS); what is ready beyond it stays queued for
+// the next waits. Tests lower it.
+var maxOSBatch = 1<<31 - 1
+
 type sysEvents []rawEvent
 
 func newSysEvents(n int) sysEvents { return make(sysEvents, n) }
@@ -254,7 +259,7 @@ func (s *sysPoll) wait(ev *Events, ms int) (int, error) {
 	if ms >= 0 {
 		timeout = uint32(ms)
 	}
-	n, err := s.core.wait(batch, ev.sys, timeout)
+	n, err := s.core.wait(batch, ev.sys[:min(len(ev.sys), maxOSBatch)], timeout)
 	if err != nil {
 		return 0, sysError("wait", err)
 	}

@@ -116,18 +116,30 @@ func (s *socket) checkOwn(r *Registry) error {
 	return nil
 }
 
-// attach records reg; it returns false if the socket was closed meanwhile,
-// in which case the caller undoes the registration.
-func (s *socket) attach(reg *registration) bool {
+// attach records reg as the socket's one registration. The check in
+// checkFree is made under one registry's lock only, so two registries can
+// pass it at once: the compare-and-swap here decides, and the loser gets
+// ErrRegisteredElsewhere (ErrAlreadyRegistered if the registration already
+// recorded is of the same registry). It fails with net.ErrClosed if the
+// socket was closed meanwhile. On failure the caller undoes reg.
+func (s *socket) attach(reg *registration) error {
 	if s == nil {
-		return true
+		return nil
 	}
-	s.reg.Store(reg)
+	for !s.reg.CompareAndSwap(nil, reg) {
+		if s.closed() {
+			return errClosed
+		}
+		if err := s.checkFree(reg.registry); err != nil {
+			return err
+		}
+		// The other registration was dropped meanwhile: try again.
+	}
 	if s.closed() {
 		s.reg.CompareAndSwap(reg, nil)
-		return false
+		return errClosed
 	}
-	return true
+	return nil
 }
 
 func (s *socket) detach(reg *registration) {
@@ -162,8 +174,14 @@ func (l *TCPListener) source() (uintptr, *socket, error) {
 	return l.sock.source()
 }
 
-// Addr returns the address the listener is bound to.
-func (l *TCPListener) Addr() net.Addr { return l.addr }
+// Addr returns the address the listener is bound to; nil for a nil
+// listener.
+func (l *TCPListener) Addr() net.Addr {
+	if l == nil {
+		return nil
+	}
+	return l.addr
+}
 
 // Close closes the listener, deregistering it first.
 func (l *TCPListener) Close() error {
@@ -195,8 +213,13 @@ func (s *TCPStream) Close() error {
 	return s.sock.close()
 }
 
-// RemoteAddr returns the peer's address.
-func (s *TCPStream) RemoteAddr() net.Addr { return s.remote }
+// RemoteAddr returns the peer's address; nil for a nil stream.
+func (s *TCPStream) RemoteAddr() net.Addr {
+	if s == nil {
+		return nil
+	}
+	return s.remote
+}
 
 // UDPSocket is a non-blocking UDP socket.
 type UDPSocket struct {
@@ -220,7 +243,10 @@ func (u *UDPSocket) Close() error {
 }
 
 // ListenTCP listens on address ("host:port", port 0 for any) of network
-// "tcp", "tcp4" or "tcp6" with SO_REUSEADDR set.
+// "tcp", "tcp4" or "tcp6" with SO_REUSEADDR set. An empty host listens on
+// IPv4. An IPv6 address (such as "[::]:0") gives an IPv6 socket with the
+// OS's default IPV6_V6ONLY: on Linux it usually accepts IPv4 clients too,
+// on Windows it does not.
 func ListenTCP(network, address string) (*TCPListener, error) {
 	if network != "tcp" && network != "tcp4" && network != "tcp6" {
 		return nil, &net.OpError{Op: "listen", Net: network, Err: ErrInvalidAddress}
