@@ -164,9 +164,10 @@ vet-windows:
 
 wine-stop:
 	@$(WINE_STOP)
+	@$(WINE_STOP32)
 
 wine-clean: wine-stop
-	rm -rf $(WINEPREFIX)
+	rm -rf $(WINEPREFIX) $(WINEPREFIX32)
 
 # ---------------------------------------------------------------------------
 # bench-windows: the two Windows cores side by side (the C core, iocp.c, and
@@ -221,9 +222,12 @@ bench-engines: wine-prefix
 # ---------------------------------------------------------------------------
 # test-windows-386: the suite built as windows/386 (CGO_ENABLED=0: the
 # pure-Go core with its 32-bit layouts, core_go_windows_386.go) under
-# Debian's 32-bit Wine, in the same prefix (WoW64: the 386 shim goes to
-# syswow64). Needs the i386 architecture, wine32 and gcc-mingw-w64-i686 (for
-# the 32-bit shim). As root they are installed when missing (measured on
+# Debian's 32-bit Wine (WoW64: the 386 shim goes to syswow64). It keeps a
+# prefix of its own, $(WINEPREFIX32), created once wine32 is there: a
+# prefix created before (as $(WINEPREFIX) is on a fresh machine, where
+# wine32 comes later) has no 32-bit side, and wineboot -u does not add one.
+# Needs the i386 architecture, wine32 and gcc-mingw-w64-i686 (for the
+# 32-bit shim). As root they are installed when missing (measured on
 # bookworm: apt-get update 6 s, install 51 s, 113 packages, 260 MB of
 # archives); otherwise, or if the install fails, the target prints SKIPPED
 # and what to install, and does not fail, so that make test passes on a
@@ -232,12 +236,14 @@ bench-engines: wine-prefix
 
 MINGW_CC32 ?= i686-w64-mingw32-gcc
 WINE32 ?= /usr/lib/wine/wine
+WINEPREFIX32 := $(BUILD)/wineprefix-wow64
 WINE_SHIM32 := $(BUILD)/bcryptprimitives32.dll
-WINE_SHIM32_INSTALLED := $(WINEPREFIX)/drive_c/windows/syswow64/bcryptprimitives.dll
+WINE_SHIM32_INSTALLED := $(WINEPREFIX32)/drive_c/windows/syswow64/bcryptprimitives.dll
 WINE_EXEC32 := $(BUILD)/bin/go_windows_386_exec
-WINE_STAMP32 := $(WINEPREFIX)/.poller-wow64-ready
+WINE_STAMP32 := $(WINEPREFIX32)/.poller-prefix-ready
 WINENV386 = CGO_ENABLED=0 GOOS=windows GOARCH=386 \
-	PATH=$(BUILD)/bin:$$PATH WINEPREFIX=$(WINEPREFIX) WINEDEBUG=-all WINE=$(WINE32) WINESERVER=$(WINESERVER)
+	PATH=$(BUILD)/bin:$$PATH WINEPREFIX=$(WINEPREFIX32) WINEDEBUG=-all WINE=$(WINE32) WINESERVER=$(WINESERVER)
+WINE_STOP32 = if [ -n "$(WINESERVER)" ]; then WINEPREFIX=$(WINEPREFIX32) $(WINESERVER) -k 2>/dev/null; fi; true
 
 .PHONY: windows-deps-386 test-windows-386
 
@@ -261,22 +267,27 @@ $(WINE_SHIM32): csrc/bcryptprimitives.c
 	@mkdir -p $(@D)
 	$(MINGW_CC32) -O2 -Wall -Wextra -shared -s -Wl,--kill-at -o $@ $< -ladvapi32
 
-# A prefix created before wine32 was installed has no 32-bit side yet:
-# wineboot -u (with the 32-bit loader) adds it.
-$(WINE_STAMP32): | $(WINE_STAMP)
-	@if [ ! -f $(WINEPREFIX)/drive_c/windows/syswow64/kernel32.dll ]; then \
-		echo "wine-prefix: adding the 32-bit side to $(WINEPREFIX)"; \
-		env -u DISPLAY -u WAYLAND_DISPLAY WINEPREFIX=$(WINEPREFIX) WINEDEBUG=-all \
-			WINEDLLOVERRIDES="mscoree,mshtml=" $(WINE32) wineboot -u </dev/null && \
-		WINEPREFIX=$(WINEPREFIX) $(WINESERVER) -w; fi
+# Like $(WINE_STAMP): the shims go in before the prefix is created, which
+# keeps them.
+$(WINE_STAMP32): $(WINE_SHIM32) $(WINE_SHIM)
+	@mkdir -p $(dir $(WINE_SHIM32_INSTALLED)) $(WINEPREFIX32)/drive_c/windows/system32
+	cp $(WINE_SHIM32) $(WINE_SHIM32_INSTALLED)
+	cp $(WINE_SHIM) $(WINEPREFIX32)/drive_c/windows/system32/bcryptprimitives.dll
+	@echo "wine-prefix: creating $(WINEPREFIX32)"
+	env -u DISPLAY -u WAYLAND_DISPLAY WINEPREFIX=$(WINEPREFIX32) WINEARCH=win64 WINEDEBUG=-all \
+		WINEDLLOVERRIDES="mscoree,mshtml=" $(WINE) wineboot -i </dev/null
+	WINEPREFIX=$(WINEPREFIX32) $(WINESERVER) -w
+	@[ -f $(WINEPREFIX32)/drive_c/windows/syswow64/kernel32.dll ] || \
+		{ echo "wine-prefix: $(WINEPREFIX32) has no 32-bit side" >&2; exit 1; }
+	@cmp -s $(WINE_SHIM32) $(WINE_SHIM32_INSTALLED) || \
+		{ echo "wine-prefix: $(WINE_SHIM32_INSTALLED) lost during prefix creation" >&2; exit 1; }
 	@touch $@
 
 test-windows-386: wine-prefix
 	@if ! $(MAKE) --no-print-directory windows-deps-386; then \
 		echo "test-windows-386: SKIPPED: no 32-bit Wine (see above); windows/386 is only vetted"; exit 0; fi; \
-	$(MAKE) --no-print-directory $(WINE_STAMP32) $(WINE_SHIM32) && \
-	mkdir -p $(dir $(WINE_SHIM32_INSTALLED)) && cp $(WINE_SHIM32) $(WINE_SHIM32_INSTALLED) && \
+	$(MAKE) --no-print-directory $(WINE_STAMP32) && \
 	cp csrc/go_windows_amd64_exec $(WINE_EXEC32) && chmod 755 $(WINE_EXEC32) && \
 	echo '$(WINENV386) $(GO) test $(WINDOWS_TESTFLAGS) $(WINDOWS_PKGS)' && \
-	$(WINENV386) $(GO) test $(WINDOWS_TESTFLAGS) $(WINDOWS_PKGS) $(OR_WINE_STOP)
-	@$(WINE_STOP)
+	$(WINENV386) $(GO) test $(WINDOWS_TESTFLAGS) $(WINDOWS_PKGS) || { st=$$?; $(WINE_STOP32); exit $$st; }
+	@$(WINE_STOP32)
