@@ -17,6 +17,7 @@ const epollET = 1 << 31
 type sysPoll struct {
 	epfd    int
 	eventfd int
+	np      sysNetpoll // the netpoll wait mode (poller_unix_netpoll.go)
 }
 
 type sysEvents []syscall.EpollEvent
@@ -76,6 +77,7 @@ func (s *sysPoll) open() error {
 		s.close()
 		return os.NewSyscallError("epoll_ctl", err)
 	}
+	s.openNetpoll(epfd)
 	return nil
 }
 
@@ -114,7 +116,11 @@ func (s *sysPoll) endWait()   {}
 
 // wait blocks in epoll_wait for at most ms milliseconds (-1: no limit).
 // EINTR counts as an empty batch: the caller retries with the time left.
+// In the netpoll mode a wait that may block parks on the runtime instead.
 func (s *sysPoll) wait(ev *Events, ms int) (int, error) {
+	if ms != 0 && s.parks() {
+		return s.netpollWait(ev, ms)
+	}
 	n, err := syscall.EpollWait(s.epfd, ev.sys, ms)
 	if err == syscall.EINTR {
 		return 0, nil
@@ -142,7 +148,7 @@ func (s *sysPoll) drainWake() {
 
 func (s *sysPoll) close() error {
 	syscall.Close(s.eventfd)
-	if err := syscall.Close(s.epfd); err != nil {
+	if err := s.closePollFD(s.epfd); err != nil {
 		return os.NewSyscallError("close", err)
 	}
 	return nil
