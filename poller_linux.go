@@ -121,7 +121,7 @@ func (s *sysPoll) wait(ev *Events, ms int) (int, error) {
 	if ms != 0 && s.parks() {
 		return s.netpollWait(ev, ms)
 	}
-	n, err := syscall.EpollWait(s.epfd, ev.sys, ms)
+	n, err := epollWait(s.epfd, ev.sys, ms)
 	if err == syscall.EINTR {
 		return 0, nil
 	}
