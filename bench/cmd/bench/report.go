@@ -149,6 +149,7 @@ func (r *report) markdown() string {
 	if r.resp != nil {
 		r.respTable(p)
 	}
+	r.altTable(p)
 	if r.wait != nil {
 		r.waitTable(p)
 	}
@@ -311,6 +312,9 @@ func (r *report) commands(p printer) {
 		}
 	}
 	p("resp -addr ADDR -loops 1; resp -addr ADDR\n")
+	if c.altEnv != "" {
+		p("# the same examples/echo and resp -loops 1 again with %s (-alt-env)\n", strings.ReplaceAll(c.altEnv, ",", " "))
+	}
 	p("redis-server --port PORT --bind 127.0.0.1 --save '' --appendonly no --protected-mode no\n")
 	p("# Wait, per n in 1 64 1024 and run:\n")
 	for _, impl := range []string{"poller", "go-raw", "C"} {
