@@ -353,8 +353,8 @@ const notes = `### What limits us
   per-thread counters during redis-benchmark -P 1 against examples/resp -loops 1 showed the loop
   goroutine moving between three OS threads and sysmon waking about 8,000 times a second; perf
   puts sysmon's usleep at 7% of the server's samples, and it made about 0.25-0.29 voluntary
-  context switches per request where redis-server made 0.15. The netpoll wait mode (below) takes
-  sysmon out (its usleep no longer shows in perf) and brings the loop to 0.16-0.25. What is left
+  context switches per request where redis-server made 0.12-0.16. The netpoll wait mode (below) takes
+  sysmon out (its usleep no longer shows in perf) and brings the loop to 0.15-0.25. What is left
   is the sleep and wake-up itself: perf (cpu-clock, resp -loops 1, -P 1 -c 50, load 5-7) puts
   30% of the server's samples in the context switch of epoll_wait going to sleep and waking
   (in runtime.netpoll, called by the scheduler's findRunnable, in the netpoll mode; in
@@ -367,13 +367,17 @@ const notes = `### What limits us
   cores; examples/resp with two loops then spends 20-45% more CPU per request than with one
   (twice the context switches), so at -P 1 the one-loop configuration is the better one on this
   machine. With cores to spare the GOMAXPROCS default is the one to use.
-- **Wait overhead is Go's system call path.** At 1 ready registration a Wait cost about 560-600
-  ns against about 400 ns in C and 535 ns for a Go loop calling syscall.EpollWait directly,
-  until the zero-timeout epoll_wait went raw (below): then 462 ns against 425 ns in C, 1.11x
-  (cmd/bench -suites wait -runs 3, load 6.0-8.5, where the same run with syscall.EpollWait gave
-  1.37x). The library's share (two round trips on Poll.mu, one on the registry lock, the
-  id-to-token lookup) is some 25 ns a Wait and a few ns an event; at 1,024 events a Wait the
-  per-call costs vanish.
+- **Wait overhead is the library's own bookkeeping now.** At 1 ready registration the C loop's
+  figure halves when the machine is quiet (about 200 ns in the make bench run of 2026-12-02,
+  about 400-425 ns under a load of 6-8), and the ratio moves with it: with the zero-timeout
+  epoll_wait raw (below), poller was 1.11x the C loop under load 6.0-8.5 (the same run with
+  syscall.EpollWait: 1.37x) but 1.44x in that make bench run, 286 against 197 ns, where a Go
+  loop on syscall.EpollWait made 255 ns. What is left over C is the library: callgrind counts
+  some 250 user-space instructions per Wait in Poll.beginWait, endWait (a lock round trip on
+  Poll.mu each), Registry.translate (one on the registry lock, the id-to-token lookup),
+  waitLoop and sysPoll.wait; at 64 and 1,024 events a Wait they are spread thin (1.14x and
+  1.08x). Making Poll's waiting flag an atomic instead of two trips on Poll.mu is the next
+  thing to try for the 1.2x goal (poller.go, outside this change).
 - **Memory.** An idle registered connection holds the registration (56 bytes, allocated as 64:
   the zero-size sysReg field at the end of the struct is padded; placed first it would be 48),
   the socket, the TCPStream, the remote net.TCPAddr and its IP, the registry's map entry and
@@ -400,9 +404,13 @@ instruction counts (valgrind --tool=callgrind, GODEBUG=asyncpreemptoff=1) moved 
    block, two runs (load 3.0-5.1, then 8.2-13.7): voluntary context switches per request 0.80x
    and 0.57x at RESP -P 1 (0.248 vs 0.288, 0.163 vs 0.284), 0.56x and 0.06x per echo message;
    RESP -P 1 requests/s 1.05-1.19x and 0.83-1.22x over the four tests; server CPU per request
-   1.06x and 0.73x at -P 1, 1.48x and 0.77x at -P 16, 1.00x and 1.08x per echo message: no
-   verdict on CPU either way at this noise, a clear one on context switches and on sysmon (7%
-   of the samples in block mode, none in netpoll mode). A blocked Wait holds no OS thread
+   1.06x and 0.73x at -P 1, 1.48x and 0.77x at -P 16, 1.00x and 1.08x per echo message. The
+   make bench run of 2026-12-02 (-runs 5, load 5.4 at its start, 4.7 at its end), in its table
+   above: CPU per request 0.87x at -P 1, 0.88x at -P 16, 0.87x per echo message; voluntary
+   context switches 0.53x, 0.71x, 0.23x. Medians of the three: CPU 0.87x, 0.88x, 1.00x. The
+   context switches fall in every run, and sysmon (7% of the samples in block mode) drops out
+   of the profile; CPU per request falls in two runs of three, by less than this machine's
+   noise in the third. A blocked Wait holds no OS thread
    (TestNetpollWaitHoldsNoThread: 24 blocked Waits, fewer than 12 threads more). The old
    verdict that a non-blocking Wait before each blocking one "did not help" stands for that
    alone (it adds a system call where the loop then blocks anyway); what helps is to stop
@@ -413,7 +421,7 @@ instruction counts (valgrind --tool=callgrind, GODEBUG=asyncpreemptoff=1) moved 
    scheduler's entersyscall/exitsyscall around them buys nothing. callgrind: a Read that finds
    nothing costs 441 user-space instructions with syscall.Read, 238 without; cmd/waitbench -n 1
    runs some 410 instructions fewer per Wait (72.2 M to 49.4 M over 55,000 Waits and writes).
-   Wall clock: Wait at 1 ready registration 1.11x the C loop against 1.37x (above). Server CPU
+   Wall clock: Wait at 1 ready registration 1.11x the C loop against 1.37x in one run (above). Server CPU
    per request, raw ÷ Syscall in one run (load 1.8-7.6): 0.98x per echo message, 0.74x at
    RESP -P 1, 0.80x at -P 16: the same direction as the counts, inside the noise. accept4,
    recvfrom and sendto (UDP) keep package syscall's calls: they need its unexported sockaddr
