@@ -29,8 +29,11 @@ vet: vet-windows
 	done
 	CGO_ENABLED=0 $(GO) build ./...
 
+# The whole suite in the default wait mode (netpoll on Linux), then the root
+# package again in the other one (POLLER_WAIT, read by New: poller_unix_netpoll.go).
 test-linux: test-deps
 	$(GO) test -race -count=1 ./...
+	POLLER_WAIT=block $(GO) test -race -count=1 .
 
 # redis-benchmark (Debian's redis-tools) drives examples/resp in its test:
 # a client nobody here wrote.

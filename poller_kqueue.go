@@ -17,6 +17,7 @@ const sysKeyIsHandle = true
 type sysPoll struct {
 	kq int
 	wk kqueueWake
+	np sysNetpoll // the netpoll wait mode (poller_unix_netpoll.go)
 }
 
 // maxOSBatch is the most records one kevent call is given (its count is a
@@ -39,6 +40,7 @@ func (s *sysPoll) open() error {
 		syscall.Close(kq)
 		return err
 	}
+	s.openNetpoll(kq)
 	return nil
 }
 
@@ -86,8 +88,12 @@ func (s *sysPoll) beginWait() {}
 func (s *sysPoll) endWait()   {}
 
 // wait blocks in kevent for at most ms milliseconds (-1: no limit); EINTR
-// counts as an empty batch.
+// counts as an empty batch. In the netpoll mode a wait that may block parks
+// on the runtime instead.
 func (s *sysPoll) wait(ev *Events, ms int) (int, error) {
+	if ms != 0 && s.parks() {
+		return s.netpollWait(ev, ms)
+	}
 	var ts *syscall.Timespec
 	if ms >= 0 {
 		t := syscall.NsecToTimespec(int64(ms) * int64(time.Millisecond))
@@ -132,7 +138,7 @@ func (s *sysPoll) drainWake()  { s.wk.drain() }
 
 func (s *sysPoll) close() error {
 	s.wk.close()
-	if err := syscall.Close(s.kq); err != nil {
+	if err := s.closePollFD(s.kq); err != nil {
 		return os.NewSyscallError("close", err)
 	}
 	return nil

@@ -17,6 +17,7 @@ const epollET = 1 << 31
 type sysPoll struct {
 	epfd    int
 	eventfd int
+	np      sysNetpoll // the netpoll wait mode (poller_unix_netpoll.go)
 }
 
 // epollMaxEvents is the most records one epoll_wait takes: the kernel
@@ -88,6 +89,7 @@ func (s *sysPoll) open() error {
 		s.close()
 		return os.NewSyscallError("epoll_ctl", err)
 	}
+	s.openNetpoll(epfd)
 	return nil
 }
 
@@ -130,8 +132,12 @@ func (s *sysPoll) endWait()   {}
 
 // wait blocks in epoll_wait for at most ms milliseconds (-1: no limit).
 // EINTR counts as an empty batch: the caller retries with the time left.
+// In the netpoll mode a wait that may block parks on the runtime instead.
 func (s *sysPoll) wait(ev *Events, ms int) (int, error) {
-	n, err := syscall.EpollWait(s.epfd, ev.sys[:min(len(ev.sys), maxOSBatch)], ms)
+	if ms != 0 && s.parks() {
+		return s.netpollWait(ev, ms)
+	}
+	n, err := epollWait(s.epfd, ev.sys[:min(len(ev.sys), maxOSBatch)], ms)
 	if err == syscall.EINTR {
 		return 0, nil
 	}
@@ -158,7 +164,7 @@ func (s *sysPoll) drainWake() {
 
 func (s *sysPoll) close() error {
 	syscall.Close(s.eventfd)
-	if err := syscall.Close(s.epfd); err != nil {
+	if err := s.closePollFD(s.epfd); err != nil {
 		return os.NewSyscallError("close", err)
 	}
 	return nil

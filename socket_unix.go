@@ -44,8 +44,6 @@ func sysSetReuseAddr(fd uintptr) {
 
 func sysGetsockname(fd uintptr) (syscall.Sockaddr, error) { return syscall.Getsockname(int(fd)) }
 
-func sysRead(fd uintptr, p []byte) (int, error) { return syscall.Read(int(fd), p) }
-
 func sysRecvfrom(fd uintptr, p []byte) (int, syscall.Sockaddr, error) {
 	return syscall.Recvfrom(int(fd), p, 0)
 }

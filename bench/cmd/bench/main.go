@@ -44,6 +44,7 @@ type config struct {
 	memConns     int
 	redisServer  string
 	redisBench   string
+	altEnv       string // environment of a second run of poller's servers, "" for none
 }
 
 func main() {
@@ -64,6 +65,7 @@ func main() {
 	flag.IntVar(&c.memConns, "mem-conns", 10000, "idle connections for the memory figure")
 	flag.StringVar(&c.redisServer, "redis-server", "redis-server", "redis-server binary")
 	flag.StringVar(&c.redisBench, "redis-benchmark", "redis-benchmark", "redis-benchmark binary")
+	flag.StringVar(&c.altEnv, "alt-env", "POLLER_WAIT=block", "KEY=VALUE,... of a second run of examples/echo and examples/resp -loops 1 beside the default (\"\": none)")
 	flag.Parse()
 	c.suites = strings.Split(suites, ",")
 	if c.chart == "" {

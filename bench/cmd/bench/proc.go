@@ -27,7 +27,12 @@ type proc struct {
 
 // startServer starts a server and waits for its "listening" line.
 func startServer(name string, args ...string) (*proc, error) {
-	p, err := start(name, args...)
+	return startServerEnv(nil, name, args...)
+}
+
+// startServerEnv is startServer with env added to the driver's environment.
+func startServerEnv(env []string, name string, args ...string) (*proc, error) {
+	p, err := startEnv(env, name, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -39,8 +44,14 @@ func startServer(name string, args ...string) (*proc, error) {
 }
 
 // start starts a process; the caller reads its lines.
-func start(name string, args ...string) (*proc, error) {
+func start(name string, args ...string) (*proc, error) { return startEnv(nil, name, args...) }
+
+// startEnv is start with env added to the driver's environment.
+func startEnv(env []string, name string, args ...string) (*proc, error) {
 	cmd := exec.Command(name, args...)
+	if env != nil {
+		cmd.Env = append(os.Environ(), env...)
+	}
 	cmd.Stderr = os.Stderr
 	stdin, err := cmd.StdinPipe()
 	if err != nil {

@@ -12,16 +12,26 @@ import (
 
 // ---- echo ----
 
-type echoServer struct{ name, bin string }
+type echoServer struct {
+	name, bin string
+	env       []string // added to the driver's environment
+}
 
 func echoServers(c *config) []echoServer {
-	return []echoServer{
-		{"poller", c.binary("echo")},
-		{"gnet", c.binary("gnetecho")},
-		{"net", c.binary("netecho")},
-		{"C", c.binary("cecho")},
+	s := []echoServer{
+		{"poller", c.binary("echo"), nil},
+		{"gnet", c.binary("gnetecho"), nil},
+		{"net", c.binary("netecho"), nil},
+		{"C", c.binary("cecho"), nil},
 	}
+	if c.altEnv != "" {
+		s = append(s, echoServer{altKey, c.binary("echo"), strings.Split(c.altEnv, ",")})
+	}
+	return s
 }
+
+// altKey names poller's echo server run with the -alt-env environment.
+const altKey = "poller-alt"
 
 type echoResult struct {
 	MsgsPerSec   float64 `json:"msgs_per_sec"`
@@ -65,7 +75,7 @@ func echoOnce(c *config, s echoServer) (echoResult, error) {
 	if err != nil {
 		return er, err
 	}
-	srv, err := startServer(s.bin, "-addr", addr, "-stats")
+	srv, err := startServerEnv(s.env, s.bin, "-addr", addr, "-stats")
 	if err != nil {
 		return er, err
 	}
@@ -172,12 +182,20 @@ func startRespServers(c *config) ([]*respServer, func(), error) {
 			s.p.stop()
 		}
 	}
-	for _, v := range []struct{ name, loops string }{{"poller-1", "1"}, {"poller", "0"}} {
+	type variant struct {
+		name, loops string
+		env         []string
+	}
+	variants := []variant{{"poller-1", "1", nil}, {"poller", "0", nil}}
+	if c.altEnv != "" {
+		variants = append(variants, variant{"poller-1-alt", "1", strings.Split(c.altEnv, ",")})
+	}
+	for _, v := range variants {
 		addr, err := freeAddr()
 		if err != nil {
 			return nil, stop, err
 		}
-		p, err := startServer(c.binary("resp"), "-addr", addr, "-loops", v.loops)
+		p, err := startServerEnv(v.env, c.binary("resp"), "-addr", addr, "-loops", v.loops)
 		if err != nil {
 			return nil, stop, err
 		}
@@ -329,8 +347,9 @@ type memRuns map[string][]memResult
 
 func runMem(c *config) (memRuns, error) {
 	res := memRuns{}
-	// The C floor holds no Go heap: nothing to compare.
-	servers := slices.DeleteFunc(echoServers(c), func(s echoServer) bool { return s.name == "C" })
+	// The C floor holds no Go heap: nothing to compare; the wait mode
+	// changes no memory figure.
+	servers := slices.DeleteFunc(echoServers(c), func(s echoServer) bool { return s.name == "C" || s.name == altKey })
 	for r := 0; r < c.runs; r++ {
 		for _, s := range rotate(servers, r) {
 			m, err := memOnce(c, s)
