@@ -112,13 +112,16 @@ func (c *Conn) Writev(bufs [][]byte) (int, error) {
 		c.fail(err)
 		return w, err
 	}
-	for _, b := range bufs {
+	for i, b := range bufs {
 		if w >= len(b) {
 			w -= len(b)
 			continue
 		}
 		c.queue(b[w:])
-		w = 0
+		for _, rest := range bufs[i+1:] {
+			c.ext.backlog = append(c.ext.backlog, rest...)
+		}
+		break
 	}
 	return total, nil
 }

@@ -14,13 +14,13 @@ import (
 // Tokens: the Waker, then the listeners (loop 0), then the UDP sockets,
 // then the connections.
 const (
-	wakeToken       poller.Token = 0
-	firstListenTok  poller.Token = 1
-	firstPacketTok  poller.Token = 1 << 31
-	firstConnTok    poller.Token = 1 << 32
-	eventsCap                    = 1024
-	minAcceptBackoff             = 5 * time.Millisecond
-	maxAcceptBackoff             = time.Second
+	wakeToken        poller.Token = 0
+	firstListenTok   poller.Token = 1
+	firstPacketTok   poller.Token = 1 << 31
+	firstConnTok     poller.Token = 1 << 32
+	eventsCap                     = 1024
+	minAcceptBackoff              = 5 * time.Millisecond
+	maxAcceptBackoff              = time.Second
 )
 
 func listenerToken(i int) poller.Token { return firstListenTok + poller.Token(i) }
