@@ -36,7 +36,11 @@ const (
 	fClosing                           // Close asked: close once the backlog is out
 	fClosed                            // closed; the stream is closed
 	fWriteClosed                       // CloseWrite done or asked
+	fDialed                            // made by Dial
 )
+
+// Dialed reports whether c was made by Dial rather than accepted.
+func (c *Conn) Dialed() bool { return c.flags&fDialed != 0 }
 
 // Loop returns the connection's loop. Any goroutine may call it.
 func (c *Conn) Loop() *Loop { return c.l }

@@ -325,6 +325,7 @@ func (l *Loop) add(st *poller.TCPStream, d *dialReq) *Conn {
 	interest := poller.Readable
 	if d != nil {
 		c.ext = &connExt{dial: d, registered: poller.Readable | poller.Writable}
+		c.flags |= fDialed
 		d.conn = c
 		interest |= poller.Writable
 	}

@@ -328,8 +328,8 @@ type pipe struct {
 }
 
 func (p *proxy) OnOpen(c *evloop.Conn) {
-	if c.Value() != nil {
-		return
+	if c.Dialed() {
+		return // the backend side: its pipe comes with the Post below
 	}
 	client := &pipe{}
 	c.SetValue(client)
@@ -424,8 +424,8 @@ func TestDialWrite(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Loop() != srv.Loop(0) {
-		t.Fatal("dialed connection on a loop of another server")
+	if c.Loop() != srv.Loop(0) || !c.Dialed() {
+		t.Fatal("dialed connection on a loop of another server, or not Dialed")
 	}
 	c.AsyncWrite([]byte("x"))
 	var s string

@@ -1,15 +1,11 @@
-// Command echo is a multi-loop echo server on poller: one Poll per loop
+// Command echo is a multi-loop echo server on evloop: one Poll per loop
 // goroutine, as many loops as GOMAXPROCS (or -loops), accepted connections
 // spread round-robin across the loops, and no goroutine per connection.
 //
 //	go run ./examples/echo -addr 127.0.0.1:7007
 //
-// The loops are those of examples/internal/loops; this file is the protocol:
-// the bytes of each read are written straight back. The steady state
-// allocates nothing: every loop reads into one buffer of its own, and only
-// what the socket does not take at once is copied into the connection's
-// backlog; then the loop stops reading that connection and waits for
-// Writable before it reads again.
+// echo.go is the protocol; the loops, backlogs and backpressure are
+// evloop's. The steady state allocates nothing.
 //
 // With -stats, each line read on standard input is answered on standard
 // output with one line of counters (bytes echoed, live connections, heap and
@@ -18,15 +14,18 @@ package main
 
 import (
 	"bufio"
+	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log"
 	"os"
+	"os/signal"
 	"runtime"
 	"strings"
 
-	"github.com/evpoll/poller/examples/internal/loops"
+	"github.com/evpoll/poller/evloop"
 )
 
 func main() {
@@ -37,36 +36,24 @@ func main() {
 	log.SetPrefix("echo: ")
 	log.SetFlags(0)
 
-	srv, err := Listen(*addr, *nloops)
-	if err != nil {
+	srv := newServer(*addr, *nloops)
+	if err := srv.Listen(); err != nil {
 		log.Fatal(err)
 	}
+	// bench/ waits for this line.
+	fmt.Printf("listening on %s with %d loops\n", srv.ListenerAddrs()[0], srv.NumLoops())
 	if *stats {
 		go serveStats(srv)
 	}
-	if err := srv.Run(); err != nil {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	if err := srv.Serve(ctx); !errors.Is(err, evloop.ErrServerClosed) {
 		log.Fatal(err)
 	}
 }
 
-// Server is the echo server. Its Stats are the bytes echoed and the
-// connections open.
-type Server = loops.Server[struct{}]
-
-// Listen binds addr and prepares n loops (n < 1: GOMAXPROCS).
-func Listen(addr string, n int) (*Server, error) {
-	return loops.Listen(addr, n, func() loops.Handler[struct{}] { return echo{} })
-}
-
-// echo is the protocol: no state per connection or per loop.
-type echo struct{}
-
-// OnData writes in back; every byte read is echoed, so the server's count
-// of bytes read is the count of bytes echoed.
-func (echo) OnData(c *loops.Conn[struct{}], in []byte) { c.Write(in) }
-
 // serveStats answers each line on stdin: "gc" runs the collector first.
-func serveStats(s *Server) {
+func serveStats(s *evloop.Server) {
 	in := bufio.NewScanner(os.Stdin)
 	for in.Scan() {
 		if strings.TrimSpace(in.Text()) == "gc" {
@@ -75,9 +62,9 @@ func serveStats(s *Server) {
 		}
 		var m runtime.MemStats
 		runtime.ReadMemStats(&m)
-		echoed, live := s.Stats()
+		st := s.Stats()
 		fmt.Printf("stats echoed=%d conns=%d heap=%d stack=%d mallocs=%d goroutines=%d\n",
-			echoed, live, m.HeapAlloc, m.StackInuse, m.Mallocs, runtime.NumGoroutine())
+			st.BytesRead, st.Conns, m.HeapAlloc, m.StackInuse, m.Mallocs, runtime.NumGoroutine())
 	}
 	if err := in.Err(); err != nil && err != io.EOF {
 		log.Print(err)
