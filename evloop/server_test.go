@@ -193,7 +193,7 @@ func TestServerErrors(t *testing.T) {
 		t.Error("Listen on a bad address: no error")
 	}
 	srv := &evloop.Server{Handler: &echo{}, Loops: 1}
-	start(t, srv)
+	roundTrip(t, dial(t, start(t, srv)), []byte("serving")) // Serve has begun
 	if err := srv.Listen(); !errors.Is(err, evloop.ErrStarted) {
 		t.Errorf("second Listen: %v, want ErrStarted", err)
 	}
