@@ -12,7 +12,8 @@
 #                        core), test-csrc, under Wine
 #   test-windows-purego  go test with CGO_ENABLED=0, under Wine
 #   test-csrc            the C core's own tests (csrc/core_test.c, csrc/ovl_test.c), under Wine
-#   demo-windows         go run ./examples/delay under Wine
+#   demo-windows         go run ./examples/delay under Wine, then examples/echo
+#                        with its -load client: a Wine smoke figure
 #   vet-windows          go vet for windows/amd64, cgo on and off
 #   wine-stop            stop this prefix's wineserver (never anyone else's)
 #   wine-clean           stop it and delete the prefix (~700 MB)
@@ -146,6 +147,8 @@ test-csrc: wine-prefix
 
 demo-windows: wine-prefix
 	$(call wine-run,$(WINENV) $(GO) run ./examples/delay)
+	@echo "examples/echo under Wine, with a client: a Wine smoke figure (Wine is 10-100x slower than Windows; not a Windows number)"
+	$(call wine-run,$(WINENV) $(GO) run ./examples/echo -addr 127.0.0.1:0 -load 3s)
 	@$(WINE_STOP)
 
 vet-windows: windows-deps
