@@ -40,7 +40,7 @@ WINENV = CC=$(MINGW_CC) CGO_ENABLED=1 GOOS=windows GOARCH=amd64 \
 	PATH=$(BUILD)/bin:$$PATH WINEPREFIX=$(WINEPREFIX) WINEDEBUG=-all WINE=$(WINE) WINESERVER=$(WINESERVER)
 
 # Packages tested under Wine, and go test's flags there.
-WINDOWS_PKGS ?= .
+WINDOWS_PKGS ?= . ./evloop/
 WINDOWS_TESTFLAGS ?= -count=1 -timeout 15m
 
 # Libraries the C core links with.

@@ -418,7 +418,14 @@ func TestDialWrite(t *testing.T) {
 		c.Write(in)
 	}}, Loops: 1})
 	got := make(chan string, 1)
-	srv := &evloop.Server{Handler: fn{data: func(c *evloop.Conn, in []byte) { got <- string(in); c.Close() }}, Loops: 1}
+	var reply []byte // loop goroutine only
+	srv := &evloop.Server{Handler: fn{data: func(c *evloop.Conn, in []byte) {
+		reply = append(reply, in...) // "ok:" and "x" may come in two reads
+		if len(reply) >= 4 {
+			got <- string(reply)
+			c.Close()
+		}
+	}}, Loops: 1}
 	start(t, srv)
 	c, err := srv.Dial(context.Background(), "tcp", backend)
 	if err != nil {
@@ -428,11 +435,7 @@ func TestDialWrite(t *testing.T) {
 		t.Fatal("dialed connection on a loop of another server, or not Dialed")
 	}
 	c.AsyncWrite([]byte("x"))
-	var s string
-	for len(s) < 4 {
-		s += <-got
-	}
-	if s != "ok:x" {
+	if s := <-got; s != "ok:x" {
 		t.Fatalf("got %q", s)
 	}
 }
