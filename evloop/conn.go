@@ -13,10 +13,10 @@ import (
 type Conn struct {
 	l      *Loop
 	stream *poller.TCPStream
-	value  any
 	ext    *connExt // nil until a backlog, a dial or a CloseWrite needs it
-	idx    int32    // in l.conns; the token is firstConnTok+idx
+	idx    int32    // in l.conns and l.values; the token is firstConnTok+idx
 	flags  connFlags
+	seen   uint8 // l.sweeps when c was last active (Server.IdleTimeout)
 }
 
 // connExt is what few connections need. It sits behind a pointer so that
@@ -45,12 +45,29 @@ func (c *Conn) Dialed() bool { return c.flags&fDialed != 0 }
 // Loop returns the connection's loop. Any goroutine may call it.
 func (c *Conn) Loop() *Loop { return c.l }
 
-// Value returns the connection's own value, set by SetValue; nil at first.
-func (c *Conn) Value() any { return c.value }
+// Value returns the connection's own value, set by SetValue; nil at first
+// and once OnClose has returned.
+func (c *Conn) Value() any {
+	if int(c.idx) < len(c.l.values) && c.l.conns[c.idx] == c {
+		return c.l.values[c.idx]
+	}
+	return nil
+}
 
 // SetValue sets the connection's own value, for example a pointer to the
-// protocol's state: storing a pointer allocates nothing.
-func (c *Conn) SetValue(v any) { c.value = v }
+// protocol's state: storing a pointer allocates nothing. The values live
+// in a table of the loop, by connection, made at the first SetValue: a
+// server that sets none pays nothing per connection for them.
+func (c *Conn) SetValue(v any) {
+	l := c.l
+	if l.conns[c.idx] != c {
+		return // closed, and OnClose has returned
+	}
+	if n := len(l.conns); len(l.values) < n {
+		l.values = append(l.values, make([]any, n-len(l.values))...)
+	}
+	l.values[c.idx] = v
+}
 
 // LocalAddr returns the local address.
 func (c *Conn) LocalAddr() net.Addr { return c.stream.LocalAddr() }
@@ -262,7 +279,7 @@ func (c *Conn) flush() bool {
 		return false
 	}
 	if w > 0 {
-		c.l.conns[c.idx].active = c.l.now
+		c.seen = c.l.sweeps
 	}
 	rest := copy(x.backlog, x.backlog[w:])
 	x.backlog = x.backlog[:rest]

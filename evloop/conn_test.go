@@ -302,11 +302,15 @@ func TestIdleTimeout(t *testing.T) {
 	h := fn{data: func(c *evloop.Conn, in []byte) { c.Write(in) }, close: func(c *evloop.Conn, err error) { closed <- err }}
 	addr := start(t, &evloop.Server{Handler: h, Loops: 1, IdleTimeout: 100 * time.Millisecond})
 	c := dial(t, addr)
+	t0 := time.Now()
 	if got := roundTrip(t, c, []byte("ping")); string(got) != "ping" {
 		t.Fatalf("echo %q", got)
 	}
 	if _, err := c.Read(make([]byte, 1)); err != io.EOF {
 		t.Fatalf("read after idling: %v, want EOF", err)
+	}
+	if idle := time.Since(t0); idle < 100*time.Millisecond {
+		t.Fatalf("closed after %v idle, before IdleTimeout", idle)
 	}
 	if err := <-closed; !errors.Is(err, evloop.ErrIdleTimeout) {
 		t.Fatalf("OnClose: %v, want ErrIdleTimeout", err)

@@ -61,7 +61,9 @@ type Loop struct {
 	spare   []task // the other inbox slice, swapped in by runInbox
 	current loopState
 
-	conns   []slot // index: token - firstConnTok
+	conns   []*Conn // index: token - firstConnTok; nil when free
+	values  []any   // Conn values by the same index; nil until a SetValue
+	sweeps  uint8   // idle sweeps so far, modulo 256
 	free    []int32
 	live    int // conns in use, dialing ones included
 	reaping []reapItem
@@ -72,12 +74,6 @@ type Loop struct {
 
 	bytesRead atomic.Int64
 	open      atomic.Int64
-}
-
-// slot is one entry of the connection table.
-type slot struct {
-	c      *Conn
-	active int64 // l.now of the last read or backlog progress
 }
 
 // reapItem is a connection to close at the end of the current step.
@@ -156,7 +152,7 @@ func (l *Loop) run() error {
 		l.AfterFunc(0, func() { l.tick(t) })
 	}
 	if d := l.srv.IdleTimeout; d > 0 {
-		l.Every(max(d/4, time.Millisecond), l.sweepIdle)
+		l.Every(max(d/idleSweeps, time.Millisecond), l.sweepIdle)
 	}
 	for {
 		if err := l.p.Wait(l.events, l.timeout()); err != nil {
@@ -187,8 +183,8 @@ func (l *Loop) dispatch(ev poller.Event) int64 {
 		l.runInbox()
 	case tok >= firstConnTok:
 		idx := uint64(tok - firstConnTok)
-		if idx < uint64(len(l.conns)) && l.conns[idx].c != nil {
-			n := l.serve(l.conns[idx].c, ev)
+		if idx < uint64(len(l.conns)) && l.conns[idx] != nil {
+			n := l.serve(l.conns[idx], ev)
 			l.reap()
 			return n
 		}
@@ -279,7 +275,7 @@ func (l *Loop) enter(state loopState) {
 		return // run closes everything
 	}
 	for i := range l.conns {
-		c := l.conns[i].c
+		c := l.conns[i]
 		if c == nil {
 			continue
 		}
@@ -319,9 +315,9 @@ func (l *Loop) add(st *poller.TCPStream, d *dialReq) *Conn {
 		l.free = l.free[:n-1]
 	} else {
 		idx = int32(len(l.conns))
-		l.conns = append(l.conns, slot{})
+		l.conns = append(l.conns, nil)
 	}
-	c := &Conn{l: l, stream: st, idx: idx}
+	c := &Conn{l: l, stream: st, idx: idx, seen: l.sweeps}
 	interest := poller.Readable
 	if d != nil {
 		c.ext = &connExt{dial: d, registered: poller.Readable | poller.Writable}
@@ -339,7 +335,7 @@ func (l *Loop) add(st *poller.TCPStream, d *dialReq) *Conn {
 		}
 		return nil
 	}
-	l.conns[idx] = slot{c: c, active: l.now}
+	l.conns[idx] = c
 	l.live++
 	if d == nil {
 		l.opened(c)
@@ -383,7 +379,7 @@ func (l *Loop) serve(c *Conn, ev poller.Event) int64 {
 		n, err := c.stream.Read(l.buf)
 		if n > 0 {
 			read += int64(n)
-			l.conns[c.idx].active = l.now
+			c.seen = l.sweeps
 			l.onData(c, l.buf[:n])
 			if c.flags&(fClosing|fClosed) != 0 || c.over() {
 				return read
@@ -454,12 +450,12 @@ func (l *Loop) closeConn(c *Conn, err error) {
 	if c.ext != nil {
 		c.ext.backlog = nil
 	}
-	l.release(c)
 	if c.flags&fOpen != 0 {
 		l.open.Add(-1)
 		h := l.srv.Handler
-		l.protect(nil, func() { h.OnClose(c, err) })
+		l.protect(nil, func() { h.OnClose(c, err) }) // c keeps its slot and value meanwhile
 	}
+	l.release(c)
 }
 
 // drop closes c without callbacks: a dial that failed or was given up.
@@ -470,7 +466,10 @@ func (l *Loop) drop(c *Conn) {
 }
 
 func (l *Loop) release(c *Conn) {
-	l.conns[c.idx] = slot{}
+	l.conns[c.idx] = nil
+	if int(c.idx) < len(l.values) {
+		l.values[c.idx] = nil
+	}
 	l.free = append(l.free, c.idx)
 	l.live--
 }
@@ -478,7 +477,7 @@ func (l *Loop) release(c *Conn) {
 // closeAll closes every connection at once, as the loop returns.
 func (l *Loop) closeAll(err error) {
 	for i := range l.conns {
-		c := l.conns[i].c
+		c := l.conns[i]
 		if c == nil {
 			continue
 		}
@@ -544,13 +543,20 @@ func (l *Loop) handOver(st *poller.TCPStream) {
 	}
 }
 
-// sweepIdle closes the connections idle for Server.IdleTimeout.
+// idleSweeps is how many sweeps, IdleTimeout/idleSweeps apart, a
+// connection may see without activity before it is closed.
+const idleSweeps = 4
+
+// sweepIdle runs every IdleTimeout/idleSweeps: it closes the connections
+// that have seen more than idleSweeps sweeps since their last activity,
+// that is, idle for between IdleTimeout and 1.25 IdleTimeout. A connection keeps
+// the count of the sweep it was last active in, in one byte: differences
+// modulo 256 are exact, as none gets past idleSweeps open.
 func (l *Loop) sweepIdle() {
-	limit := int64(l.srv.IdleTimeout)
-	for i := range l.conns {
-		s := &l.conns[i]
-		if s.c != nil && s.c.flags&fOpen != 0 && l.now-s.active >= limit {
-			s.c.fail(ErrIdleTimeout)
+	l.sweeps++
+	for _, c := range l.conns {
+		if c != nil && c.flags&fOpen != 0 && l.sweeps-c.seen > idleSweeps {
+			c.fail(ErrIdleTimeout)
 		}
 	}
 }
