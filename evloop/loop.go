@@ -21,6 +21,7 @@ const (
 	eventsCap                     = 1024
 	minAcceptBackoff              = 5 * time.Millisecond
 	maxAcceptBackoff              = time.Second
+	maxKeptTasks                  = 256 // inbox capacity kept between bursts
 )
 
 func listenerToken(i int) poller.Token { return firstListenTok + poller.Token(i) }
@@ -225,6 +226,9 @@ func (l *Loop) runInbox() {
 		tasks[i] = task{} // drop references
 	}
 	l.spare = tasks[:0]
+	if cap(tasks) > maxKeptTasks {
+		l.spare = nil // a burst is over: keep no large inbox
+	}
 	if state > l.current {
 		l.enter(state)
 	}
