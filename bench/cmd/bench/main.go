@@ -6,6 +6,8 @@
 //
 //   - echo: examples/echo, package net (cmd/netecho) and gnet (cmd/gnetecho)
 //     under cmd/echoload; messages/s, p50/p99 latency, allocations per message.
+//   - http: wrk (-c 256, pipelining 16) against examples/http, gnet
+//     (cmd/gnethttp) and net/http (cmd/nethttp); requests/s, server CPU.
 //   - resp: redis-benchmark against examples/resp and redis-server.
 //   - wait: ns per event of Poll.Wait against a C epoll_wait loop.
 //   - mem: heap bytes per idle connection at 10,000 connections.
@@ -40,6 +42,10 @@ type config struct {
 	memConns     int
 	redisServer  string
 	redisBench   string
+	wrk          string
+	httpConns    int
+	httpPipeline int
+	httpDuration time.Duration
 }
 
 func main() {
@@ -48,7 +54,7 @@ func main() {
 	flag.StringVar(&c.bin, "bin", "build/bench/bin", "directory of the built benchmark binaries")
 	flag.StringVar(&c.out, "out", "BENCHMARKS.md", "file whose Linux section is rewritten")
 	flag.IntVar(&c.runs, "runs", 5, "alternated runs per figure")
-	flag.StringVar(&suites, "suites", "echo,resp,wait,mem", "suites to run")
+	flag.StringVar(&suites, "suites", "echo,http,resp,wait,mem", "suites to run")
 	flag.IntVar(&c.echoConns, "echo-conns", 1000, "echo connections")
 	flag.IntVar(&c.echoSize, "echo-size", 1024, "echo message size")
 	flag.DurationVar(&c.echoWarmup, "echo-warmup", time.Second, "echo warm-up per run")
@@ -59,6 +65,10 @@ func main() {
 	flag.IntVar(&c.memConns, "mem-conns", 10000, "idle connections for the memory figure")
 	flag.StringVar(&c.redisServer, "redis-server", "redis-server", "redis-server binary")
 	flag.StringVar(&c.redisBench, "redis-benchmark", "redis-benchmark", "redis-benchmark binary")
+	flag.StringVar(&c.wrk, "wrk", "wrk", "wrk binary")
+	flag.IntVar(&c.httpConns, "http-conns", 256, "wrk -c for the HTTP plaintext suite")
+	flag.IntVar(&c.httpPipeline, "http-pipeline", 16, "requests per write (pipelining) of the HTTP suite")
+	flag.DurationVar(&c.httpDuration, "http-duration", 5*time.Second, "wrk -d per run of the HTTP suite")
 	flag.Parse()
 	c.suites = strings.Split(suites, ",")
 	if err := run(&c); err != nil {
@@ -91,6 +101,8 @@ func run(c *config) error {
 		switch s {
 		case "echo":
 			rep.echo, err = runEcho(c)
+		case "http":
+			rep.http, err = runHTTP(c)
 		case "resp":
 			rep.resp, err = runResp(c)
 		case "wait":

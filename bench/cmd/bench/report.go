@@ -16,6 +16,7 @@ type report struct {
 	elapsed   time.Duration
 	mach      [][2]string
 	echo      echoRuns
+	http      httpRuns
 	resp      *respRuns
 	wait      waitRuns
 	mem       memRuns
@@ -182,6 +183,9 @@ func (r *report) markdown() string {
 
 	if r.echo != nil {
 		r.echoTable(p)
+	}
+	if r.http != nil {
+		r.httpTable(p)
 	}
 	if r.resp != nil {
 		r.respTable(p)
