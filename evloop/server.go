@@ -207,7 +207,11 @@ func (s *Server) Serve(ctx context.Context) error {
 	}
 	s.mu.Lock()
 	if s.state != serverListening {
+		st := s.state
 		s.mu.Unlock()
+		if st == serverDone {
+			return ErrServerClosed // Shutdown or Close came first
+		}
 		return ErrStarted
 	}
 	s.state = serverServing
