@@ -110,7 +110,8 @@ func (c *Conn) Write(b []byte) (int, error) {
 }
 
 // Writev sends the buffers in order, as Write does with their
-// concatenation, in as few system calls as poller allows.
+// concatenation. Until poller's TCPStream has a vectored write, the
+// buffers go out with one Write each (see writev).
 func (c *Conn) Writev(bufs [][]byte) (int, error) {
 	if c.flags&(fClosing|fClosed|fWriteClosed) != 0 {
 		return 0, net.ErrClosed
