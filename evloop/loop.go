@@ -21,7 +21,7 @@ const (
 	eventsCap                     = 1024
 	minAcceptBackoff              = 5 * time.Millisecond
 	maxAcceptBackoff              = time.Second
-	maxKeptTasks                  = 256 // inbox capacity kept between bursts
+	maxKeptTasks                  = 32 // inbox capacity kept between bursts
 )
 
 func listenerToken(i int) poller.Token { return firstListenTok + poller.Token(i) }
