@@ -12,7 +12,8 @@
 #                        core), test-csrc, under Wine
 #   test-windows-purego  go test with CGO_ENABLED=0, under Wine
 #   test-csrc            the C core's own tests (csrc/core_test.c, csrc/ovl_test.c), under Wine
-#   demo-windows         go run ./examples/delay under Wine
+#   demo-windows         go run ./examples/delay under Wine, then examples/echo
+#                        with its -load client: a Wine smoke figure
 #   vet-windows          go vet for windows/amd64 (cgo on and off), windows/386 and
 #                        windows/arm64 (cgo off); installs nothing
 #   test-windows-386     the suite as windows/386 (pure-Go core) under 32-bit Wine;
@@ -43,7 +44,7 @@ WINENV = CC=$(MINGW_CC) CGO_ENABLED=1 GOOS=windows GOARCH=amd64 \
 	PATH=$(BUILD)/bin:$$PATH WINEPREFIX=$(WINEPREFIX) WINEDEBUG=-all WINE=$(WINE) WINESERVER=$(WINESERVER)
 
 # Packages tested under Wine, and go test's flags there.
-WINDOWS_PKGS ?= .
+WINDOWS_PKGS ?= . ./evloop/
 WINDOWS_TESTFLAGS ?= -count=1 -timeout 15m
 
 # Libraries the C core links with.
@@ -150,6 +151,8 @@ test-csrc: wine-prefix
 
 demo-windows: wine-prefix
 	$(call wine-run,$(WINENV) $(GO) run ./examples/delay)
+	@echo "examples/echo under Wine, with a client: a Wine smoke figure (Wine is 10-100x slower than Windows; not a Windows number)"
+	$(call wine-run,$(WINENV) $(GO) run ./examples/echo -addr 127.0.0.1:0 -load 3s)
 	@$(WINE_STOP)
 
 # Installs nothing: without mingw-w64 the cgo vet fails and says what to

@@ -8,7 +8,7 @@ import (
 )
 
 // The chart beside BENCHMARKS.md: server CPU time per request of every
-// server in the echo and RESP tables, one panel per table, each with its own
+// server in the echo, HTTP and RESP tables, one panel per table, each with its own
 // scale; the echo panel draws the C floor as a line. Written as plain SVG.
 
 type bar struct {
@@ -43,6 +43,14 @@ func (r *report) chartPanels() []panel {
 				pn.floor = v
 			}
 			pn.bars = append(pn.bars, bar{s.label, v, s.key == "C"})
+		}
+		ps = append(ps, pn)
+	}
+	if r.http != nil {
+		pn := panel{title: fmt.Sprintf("HTTP plaintext, wrk -c %d, pipelining %d: server CPU µs per request", r.cfg.httpConns, r.cfg.httpPipeline)}
+		for _, s := range httpLabels {
+			v := median(col(r.http[s.key], func(h httpResult) float64 { return h.CPUusPerReq }))
+			pn.bars = append(pn.bars, bar{label: s.label, value: v})
 		}
 		ps = append(ps, pn)
 	}

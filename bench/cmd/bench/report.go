@@ -17,6 +17,7 @@ type report struct {
 	elapsed   time.Duration
 	mach      [][2]string
 	echo      echoRuns
+	http      httpRuns
 	resp      *respRuns
 	wait      waitRuns
 	mem       memRuns
@@ -141,10 +142,13 @@ func (r *report) markdown() string {
 	p("\n")
 
 	r.targets(p)
-	p("![Server CPU time per request, every server of the echo and RESP tables](%s)\n\n", filepath.Base(r.cfg.chart))
+	p("![Server CPU time per request, every server of the echo, HTTP and RESP tables](%s)\n\n", filepath.Base(r.cfg.chart))
 
 	if r.echo != nil {
 		r.echoTable(p)
+	}
+	if r.http != nil {
+		r.httpTable(p)
 	}
 	if r.resp != nil {
 		r.respTable(p)

@@ -28,6 +28,11 @@ func (r *report) targets(p printer) {
 		ratio := pairedRatio(get("poller-1", "cpu"), get("redis", "cpu"))
 		p("| RESP -P 1, 1 loop: server CPU per request ≤ 1.0x redis-server | %.2fx | %s |\n", ratio, holds(ratio <= 1.0))
 	}
+	if r.http != nil {
+		rate := func(k string) []float64 { return col(r.http[k], func(h httpResult) float64 { return h.ReqPerSec }) }
+		g := pairedRatio(rate("poller"), rate("gnet"))
+		p("| HTTP plaintext (wrk -c %d, pipelining %d): requests/s ≥ 1.0x gnet | %.2fx | %s |\n", c.httpConns, c.httpPipeline, g, holds(g >= 1.0))
+	}
 	if r.wait != nil {
 		w := r.wait[1]
 		ratio := pairedRatio(w["poller"], w["C"])
