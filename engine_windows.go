@@ -61,6 +61,7 @@ package poller
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"sync"
 	"sync/atomic"
@@ -108,6 +109,11 @@ const (
 	heldConnectFailed   = 0x8
 )
 
+// errRawListener: a RawSocket listener cannot use the overlapped engine,
+// whose only readiness signal for a listener, AcceptEx, takes the
+// connection away from the caller's own accept.
+var errRawListener = fmt.Errorf("poller: register: a raw listener on the overlapped engine: %w", errors.ErrUnsupported)
+
 // ErrOverlappedUnsupported: the overlapped engine was asked for, and the
 // Poll's core has none (the pure-Go core of builds without cgo).
 var ErrOverlappedUnsupported = errors.New("poller: the overlapped engine needs the C core (a cgo build)")
@@ -121,8 +127,10 @@ const (
 	addOverlapped = 0x1
 	addBound      = 0x2
 	addBoundSkip  = 0x4
+	addRaw        = 0x8 // a RawSocket: the engine takes none of its data
 
 	errBoundElsewhereCode = syscall.Errno(0x20000001) // IOCP_E_BOUND_ELSEWHERE
+	errRawListenerCode    = syscall.Errno(0x20000002) // IOCP_E_RAW_LISTENER
 	wsaENotConn           = syscall.Errno(10057)
 )
 
@@ -447,6 +455,7 @@ func (s *sysPoll) addEngineTo(r *registration) (uintptr, uint8, error) {
 			return 0, 0, ErrBoundElsewhere
 		}
 	} else {
+		flags |= addRaw
 		// A RawSocket: the Poll remembers the handles it bound. (A handle
 		// number reused by a socket bound to another port would be taken
 		// for ours: RawSocket's caller deregisters before closing.)
@@ -471,6 +480,9 @@ func (s *sysPoll) addEngineTo(r *registration) (uintptr, uint8, error) {
 	st, engine, err := s.ec.addEngine(r.handle, r.id, uint32(r.interest), flags, ptr, l)
 	if err == errBoundElsewhereCode {
 		return 0, 0, ErrBoundElsewhere
+	}
+	if err == errRawListenerCode {
+		return 0, 0, errRawListener
 	}
 	if err != nil {
 		return 0, 0, sysError("register", err)

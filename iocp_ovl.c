@@ -14,7 +14,9 @@
  *   UDP       READABLE: a WSARecvFrom into a C-owned 64 KiB buffer
  *             completed; the datagram is held until iocp_ovl_recvfrom
  *             takes it (a zero-byte receive could discard a datagram);
- *             WRITABLE: no WSASendTo in flight.
+ *             WRITABLE: no WSASendTo in flight. A raw one (IOCP_ADD_RAW,
+ *             the caller reads it itself): a zero-byte MSG_PEEK WSARecv
+ *             completed, the datagram left in the socket.
  *   connect   a stream dialed with its connect deferred gets ConnectEx at
  *             add: WRITABLE when it completes, with ERROR if it failed.
  *   writes    iocp_ovl_send copies into a C-owned buffer (at most 64 KiB
@@ -163,6 +165,7 @@ struct ovl_sock {
 	unsigned short family;
 	unsigned char sock_closed; /* owns_sock, and C has closed sock */
 	unsigned char retired;	   /* freed at the next wait (release_state) */
+	unsigned char raw; /* IOCP_ADD_RAW: UDP polled with a peek, never read */
 	ovl_sock *retire_next;	   /* port->ovl_retired, when retired */
 	/* Deleted states of the same SOCKET, newest first (heir) to oldest
 	 * (prior): a state deleted while its send was in flight stays as the
@@ -389,6 +392,18 @@ static void rd_issue(iocp_port *port, ovl_sock *s)
 			     NULL) == 0;
 		break;
 	case K_DGRAM:
+		if (s->raw) {
+			/* Zero-byte peek: completes (WSAEMSGSIZE) when a
+			 * datagram is there, leaving it to the caller. */
+			op_reset(&s->rd, OP_RECV);
+			buf.len = 0;
+			buf.buf = NULL;
+			s->rd_flags = MSG_PEEK;
+			iocp_count_syscall();
+			ok = WSARecv(s->sock, &buf, 1, &bytes, &s->rd_flags,
+				     &s->rd.ov, NULL) == 0;
+			break;
+		}
 		if (s->dgram == NULL &&
 		    (s->dgram = iocp_alloc(DGRAM_MAX)) == NULL) {
 			rd_complete(port, s, ERROR_NOT_ENOUGH_MEMORY, 0);
@@ -832,6 +847,11 @@ int ovl_add(iocp_port *port, SOCKET sock, uint64_t id, uint32_t interest,
 	s->kind = type == SOCK_DGRAM ? K_DGRAM
 		  : listening	     ? K_LISTENER
 				     : K_STREAM;
+	s->raw = (flags & IOCP_ADD_RAW) != 0;
+	if (s->raw && s->kind == K_LISTENER) {
+		iocp_free(s);
+		return IOCP_E_RAW_LISTENER;
+	}
 	s->rd.s = s->wr.s = s;
 	s->accept_sock = INVALID_SOCKET;
 	len = sizeof local;
@@ -925,7 +945,7 @@ int ovl_modify(iocp_port *port, ovl_sock *s, uint64_t id, uint32_t interest)
 	/* Polled afresh, as after add: a stream's completed receive may be
 	 * stale (Go may have read since), so it is issued again. A receive
 	 * no longer wanted stays in flight; its result is held. */
-	if (s->kind == K_STREAM && !s->rd.pending) {
+	if ((s->kind == K_STREAM || s->raw) && !s->rd.pending) {
 		s->rd_done = 0;
 		s->rd_err = 0;
 	}
@@ -938,9 +958,11 @@ void ovl_rearm(iocp_port *port, ovl_sock *s, uint32_t bits)
 {
 	bits &= DIRECTIONS;
 	s->reported &= ~bits;
-	/* A stream's completed zero-byte receive has been read past: wait
-	 * for the next data. Listeners and UDP keep what they hold. */
-	if ((bits & IOCP_READABLE) && s->kind == K_STREAM && !s->rd.pending) {
+	/* A stream's (or raw UDP socket's) completed zero-byte receive has
+	 * been read past: wait for the next data. Listeners and UDP keep what
+	 * they hold. */
+	if ((bits & IOCP_READABLE) && (s->kind == K_STREAM || s->raw) &&
+	    !s->rd.pending) {
 		s->rd_done = 0;
 		s->rd_err = 0;
 	}
