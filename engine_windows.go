@@ -36,8 +36,9 @@ package poller
 // which Accept and ReadFrom serve first; a new Register of a socket holding
 // something gets a Readable at once. Poll.Close does the same for every
 // registration before the port closes. The connect's state comes back too:
-// a deferred connect cancelled or failed by the delete is restarted by the
-// next Register (connectTo stays until a delete reports it done).
+// a deferred connect still in flight at the delete goes on, and the next
+// Register takes its result over (C's take_prior); a failed one is
+// restarted (connectTo stays until a delete reports the connect done).
 //
 // Lingering close. closesocket aborts a WSASend in flight, so Close of a
 // registered socket on this engine (or of one Deregistered with a send in
@@ -175,9 +176,9 @@ type heldItem struct {
 }
 
 // takeBack keeps what a deleted state held and learns its connect state:
-// a connect known done is not restarted at the next Register; a cancelled
-// or failed one is (connectTo stays), so a re-Register never reports a
-// connect that did not happen.
+// a connect known done is not restarted at the next Register; one in
+// flight (taken over by the next Register) or failed keeps connectTo, so a
+// re-Register never reports a connect that did not happen.
 func (ss *sockSys) takeBack(h heldBack) {
 	if h.flags&heldConnected != 0 {
 		ss.connectTo.Store(nil)

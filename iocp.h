@@ -236,9 +236,10 @@ typedef struct iocp_held {
  * state is then C's alone, and only the newest state is handed over. */
 #define IOCP_HELD_LINGER 0x1u
 /* The stream's connect state at the delete: connected; the deferred
- * connect was in flight and is cancelled (a new add with the connect
- * address restarts it; if the cancelled one had completed, the restart
- * reports connected); or it failed (connect_err). */
+ * connect was in flight (CANCELLED, a historic name: it is not cancelled
+ * but goes on, and a new add of the SOCKET with IOCP_ADD_BOUND takes its
+ * result over; when it ended before that add, the add's own ConnectEx
+ * reports connected, WSAEISCONN); or it failed (connect_err). */
 #define IOCP_HELD_CONNECTED 0x2u
 #define IOCP_HELD_CONNECT_CANCELLED 0x4u
 #define IOCP_HELD_CONNECT_FAILED 0x8u

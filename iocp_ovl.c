@@ -43,10 +43,11 @@
  *    it, an operation that succeeds at once still queues its packet and is
  *    handled only then: one result, never two.
  *  - deleted: Go let go (iocp_ovl_delete, or iocp_sock_delete / a batch
- *    delete). The pending receive, accept or connect is cancelled
- *    (CancelIoEx; its packet comes back with 995, or 676 under Wine); a
- *    send in flight is left to finish, so bytes Write accepted are not
- *    dropped by Deregister. What the read side held for Go (an accepted
+ *    delete). The pending receive or accept is cancelled (CancelIoEx; its
+ *    packet comes back with 995, or 676 under Wine); a send in flight is
+ *    left to finish, so bytes Write accepted are not dropped by
+ *    Deregister, and so is a connect (a cancelled ConnectEx cannot be
+ *    restarted: the SOCKET's next state takes it over, take_prior). What the read side held for Go (an accepted
  *    socket, a datagram; also one whose operation had completed as it was
  *    cancelled, when its OVERLAPPED already shows it) goes back to Go with
  *    iocp_ovl_delete (hand_back), and so does the connect's state.
@@ -599,8 +600,8 @@ static int chain_sending(const ovl_sock *s)
 }
 
 /* Closes a handed-over SOCKET as soon as no send of its chain is in
- * flight: a pending receive, accept or connect (cancelled at delete) only
- * completes with an abort, so the peer gets its FIN now, not at the packet
+ * flight: a pending receive or accept (cancelled at delete), or connect,
+ * only completes with an abort, so the peer gets its FIN now, not at the packet
  * (the state itself stays until its packets are in). */
 static void maybe_close(ovl_sock *s)
 {
@@ -609,6 +610,17 @@ static void maybe_close(ovl_sock *s)
 	iocp_count_syscall();
 	closesocket(s->sock);
 	s->sock_closed = 1;
+}
+
+/* Out of the SOCKET's chain (at release: a retired state is in no chain,
+ * so a new add finds the prior whose connect is in flight). */
+static void chain_unlink(ovl_sock *s)
+{
+	if (s->heir != NULL)
+		s->heir->prior = s->prior;
+	if (s->prior != NULL)
+		s->prior->heir = s->heir;
+	s->heir = s->prior = NULL;
 }
 
 static void state_free(iocp_port *port, ovl_sock *s)
@@ -620,11 +632,7 @@ static void state_free(iocp_port *port, ovl_sock *s)
 		port->ovl_socks = s->next;
 	if (s->next != NULL)
 		s->next->prev = s->prev;
-	/* Out of the SOCKET's chain. */
-	if (s->heir != NULL)
-		s->heir->prior = s->prior;
-	if (s->prior != NULL)
-		s->prior->heir = s->heir;
+	chain_unlink(s);
 	if (s->accept_sock != INVALID_SOCKET) {
 		iocp_count_syscall();
 		closesocket(s->accept_sock); /* ours until Go took it */
@@ -652,6 +660,7 @@ static void release_state(iocp_port *port, ovl_sock *s)
 	if (s->retired)
 		return;
 	ready_unlink(port, s);
+	chain_unlink(s);
 	s->retired = 1;
 	s->retire_next = port->ovl_retired;
 	port->ovl_retired = s;
@@ -746,8 +755,10 @@ static void delete_state(iocp_port *port, ovl_sock *s, int linger,
 	s->ready = 0;
 	ready_unlink(port, s);
 	cancel_op(s, &s->rd);
-	if (s->wr.kind == OP_CONNECT)
-		cancel_op(s, &s->wr);
+	/* A connect in flight is not cancelled: Deregister must not abort it
+	 * (a cancelled ConnectEx leaves the socket unable to connect). Its
+	 * packet frees the state, or completes the connect of the SOCKET's
+	 * next state (take_prior). */
 	if (held != NULL) {
 		hand_back(s, held);
 		if (s->connecting)
@@ -789,20 +800,31 @@ void ovl_handover(iocp_port *port, ovl_sock *s)
  * new state becomes its heir, and the old one is released (C frees it once
  * its send is done; Go forgets it). Whoever closes the SOCKET waits for the
  * chain's sends. */
-static void take_prior(iocp_port *port, ovl_sock *s)
+static int connect_in_flight(const ovl_sock *p)
+{
+	return p->wr.pending && p->wr.kind == OP_CONNECT;
+}
+
+/* Also for a deleted state whose connect is still in flight: the new state
+ * takes that connect over (returns 1: it must not issue its own), and the
+ * connect's packet completes it (ovl_dispatch). */
+static int take_prior(iocp_port *port, ovl_sock *s)
 {
 	ovl_sock *p;
 
 	for (p = port->ovl_socks; p != NULL; p = p->next) {
-		if (p->deleted && p->await_sock && !p->owns_sock &&
-		    p->heir == NULL && p->sock == s->sock) {
+		if (p->deleted && p->heir == NULL && p->sock == s->sock &&
+		    ((p->await_sock && !p->owns_sock) || connect_in_flight(p))) {
 			p->await_sock = 0;
 			p->heir = s;
 			s->prior = p;
+			if (connect_in_flight(p))
+				return 1;
 			free_if_done(port, p);
-			return;
+			return 0;
 		}
 	}
+	return 0;
 }
 
 int ovl_add(iocp_port *port, SOCKET sock, uint64_t id, uint32_t interest,
@@ -813,7 +835,7 @@ int ovl_add(iocp_port *port, SOCKET sock, uint64_t id, uint32_t interest,
 	LPFN_CONNECTEX connectex = NULL;
 	SOCKADDR_STORAGE local;
 	int type = 0, listening = 0, len, err = 0;
-	int skip;
+	int skip, inherited;
 	DWORD bytes;
 	ovl_sock *s;
 	BOOL ok;
@@ -906,13 +928,16 @@ int ovl_add(iocp_port *port, SOCKET sock, uint64_t id, uint32_t interest,
 	*engine_out = IOCP_ENGINE_OVERLAPPED | (skip ? IOCP_ENGINE_SKIP : 0);
 
 	AcquireSRWLockExclusive(&port->lock);
-	if (flags & IOCP_ADD_BOUND)
-		take_prior(port, s);
+	inherited = (flags & IOCP_ADD_BOUND) && take_prior(port, s);
 	s->next = port->ovl_socks;
 	if (port->ovl_socks != NULL)
 		port->ovl_socks->prev = s;
 	port->ovl_socks = s;
-	if (connect_addr != NULL) {
+	if (inherited) {
+		/* The prior's connect goes on: its packet completes ours. */
+		s->connecting = 1;
+		op_reset(&s->wr, OP_CONNECT);
+	} else if (connect_addr != NULL) {
 		memcpy(&s->waddr, connect_addr, (size_t)connect_addr_len);
 		s->waddr_len = connect_addr_len;
 		s->connecting = 1;
@@ -970,6 +995,19 @@ void ovl_rearm(iocp_port *port, ovl_sock *s, uint32_t bits)
 	evaluate(port, s);
 }
 
+/* The connect of deleted state s completed: the SOCKET's newest state, if
+ * live and waiting for that connect (take_prior), completes with it. */
+static void pass_connect(iocp_port *port, ovl_sock *s, int err)
+{
+	ovl_sock *top;
+
+	for (top = s->heir; top->heir != NULL; top = top->heir)
+		;
+	if (!top->deleted && top->connecting && !top->wr.pending &&
+	    top->wr.kind == OP_CONNECT)
+		wr_complete(port, top, err, 0);
+}
+
 void ovl_dispatch(iocp_port *port, const OVERLAPPED_ENTRY *e)
 {
 	ovl_op *op = container_of(e->lpOverlapped, ovl_op, ov);
@@ -982,6 +1020,8 @@ void ovl_dispatch(iocp_port *port, const OVERLAPPED_ENTRY *e)
 	port->in_flight--;
 	err = status_error(op->ov.Internal);
 	if (s->deleted) {
+		if (op == &s->wr && s->wr.kind == OP_CONNECT && s->heir != NULL)
+			pass_connect(port, s, err);
 		/* Lingering (the SOCKET is open: Go's, ours, or kept open by
 		 * the heir's chain_sending): a stream send that went in part
 		 * sends the rest before the close. */
