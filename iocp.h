@@ -163,8 +163,8 @@ int iocp_wake(uintptr_t port, uint64_t id);
 #define IOCP_ADD_BOUND 0x2u
 #define IOCP_ADD_BOUND_SKIP 0x4u
 /* The caller does its own I/O on the socket (RawSocket): the engine must
- * take none of its data. A UDP socket is polled with a zero-byte MSG_PEEK
- * receive (READABLE re-armed like a stream's); a listener is refused with
+ * take none of its data. A UDP socket is polled with a MSG_PEEK receive
+ * (READABLE re-armed like a stream's); a listener is refused with
  * IOCP_E_RAW_LISTENER (only AcceptEx tells an overlapped listener's
  * readiness, and it takes the connection). */
 #define IOCP_ADD_RAW 0x8u

@@ -15,8 +15,9 @@
  *             completed; the datagram is held until iocp_ovl_recvfrom
  *             takes it (a zero-byte receive could discard a datagram);
  *             WRITABLE: no WSASendTo in flight. A raw one (IOCP_ADD_RAW,
- *             the caller reads it itself): a zero-byte MSG_PEEK WSARecv
- *             completed, the datagram left in the socket.
+ *             the caller reads it itself): the WSARecvFrom is a MSG_PEEK,
+ *             the datagram stays in the socket (what the buffer holds is
+ *             never handed to anyone).
  *   connect   a stream dialed with its connect deferred gets ConnectEx at
  *             add: WRITABLE when it completes, with ERROR if it failed.
  *   writes    iocp_ovl_send copies into a C-owned buffer (at most 64 KiB
@@ -393,18 +394,6 @@ static void rd_issue(iocp_port *port, ovl_sock *s)
 			     NULL) == 0;
 		break;
 	case K_DGRAM:
-		if (s->raw) {
-			/* Zero-byte peek: completes (WSAEMSGSIZE) when a
-			 * datagram is there, leaving it to the caller. */
-			op_reset(&s->rd, OP_RECV);
-			buf.len = 0;
-			buf.buf = NULL;
-			s->rd_flags = MSG_PEEK;
-			iocp_count_syscall();
-			ok = WSARecv(s->sock, &buf, 1, &bytes, &s->rd_flags,
-				     &s->rd.ov, NULL) == 0;
-			break;
-		}
 		if (s->dgram == NULL &&
 		    (s->dgram = iocp_alloc(DGRAM_MAX)) == NULL) {
 			rd_complete(port, s, ERROR_NOT_ENOUGH_MEMORY, 0);
@@ -413,7 +402,10 @@ static void rd_issue(iocp_port *port, ovl_sock *s)
 		op_reset(&s->rd, OP_RECVFROM);
 		buf.len = DGRAM_MAX;
 		buf.buf = s->dgram;
-		s->rd_flags = 0;
+		/* Raw: a peek, leaving the datagram to the caller's own recv;
+		 * into the whole buffer, so that it succeeds (a truncating
+		 * peek's warning status may still queue a packet). */
+		s->rd_flags = s->raw ? MSG_PEEK : 0;
 		s->raddr_len = sizeof s->raddr;
 		iocp_count_syscall();
 		ok = WSARecvFrom(s->sock, &buf, 1, &bytes, &s->rd_flags,
@@ -735,7 +727,7 @@ static void hand_back(ovl_sock *s, iocp_held *held)
 				(struct sockaddr *)held->addr, &len) != 0)
 			len = 0;
 		held->addr_len = len;
-	} else if (s->kind == K_DGRAM && s->dgram != NULL) {
+	} else if (s->kind == K_DGRAM && s->dgram != NULL && !s->raw) {
 		held->data = s->dgram; /* Go's now: iocp_ovl_free */
 		held->data_len = (int32_t)(s->rd_bytes < DGRAM_MAX ? s->rd_bytes
 								   : DGRAM_MAX);
