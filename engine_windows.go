@@ -36,8 +36,9 @@ package poller
 // which Accept and ReadFrom serve first; a new Register of a socket holding
 // something gets a Readable at once. Poll.Close does the same for every
 // registration before the port closes. The connect's state comes back too:
-// a deferred connect cancelled or failed by the delete is restarted by the
-// next Register (connectTo stays until a delete reports it done).
+// a deferred connect still in flight at the delete goes on, and the next
+// Register takes its result over (C's take_prior); a failed one is
+// restarted (connectTo stays until a delete reports the connect done).
 //
 // Lingering close. closesocket aborts a WSASend in flight, so Close of a
 // registered socket on this engine (or of one Deregistered with a send in
@@ -61,6 +62,7 @@ package poller
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"sync"
 	"sync/atomic"
@@ -108,6 +110,11 @@ const (
 	heldConnectFailed   = 0x8
 )
 
+// errRawListener: a RawSocket listener cannot use the overlapped engine,
+// whose only readiness signal for a listener, AcceptEx, takes the
+// connection away from the caller's own accept.
+var errRawListener = fmt.Errorf("poller: register: a raw listener on the overlapped engine: %w", errors.ErrUnsupported)
+
 // ErrOverlappedUnsupported: the overlapped engine was asked for, and the
 // Poll's core has none (the pure-Go core of builds without cgo).
 var ErrOverlappedUnsupported = errors.New("poller: the overlapped engine needs the C core (a cgo build)")
@@ -121,8 +128,10 @@ const (
 	addOverlapped = 0x1
 	addBound      = 0x2
 	addBoundSkip  = 0x4
+	addRaw        = 0x8 // a RawSocket: the engine takes none of its data
 
 	errBoundElsewhereCode = syscall.Errno(0x20000001) // IOCP_E_BOUND_ELSEWHERE
+	errRawListenerCode    = syscall.Errno(0x20000002) // IOCP_E_RAW_LISTENER
 	wsaENotConn           = syscall.Errno(10057)
 )
 
@@ -167,9 +176,9 @@ type heldItem struct {
 }
 
 // takeBack keeps what a deleted state held and learns its connect state:
-// a connect known done is not restarted at the next Register; a cancelled
-// or failed one is (connectTo stays), so a re-Register never reports a
-// connect that did not happen.
+// a connect known done is not restarted at the next Register; one in
+// flight (taken over by the next Register) or failed keeps connectTo, so a
+// re-Register never reports a connect that did not happen.
 func (ss *sockSys) takeBack(h heldBack) {
 	if h.flags&heldConnected != 0 {
 		ss.connectTo.Store(nil)
@@ -447,6 +456,7 @@ func (s *sysPoll) addEngineTo(r *registration) (uintptr, uint8, error) {
 			return 0, 0, ErrBoundElsewhere
 		}
 	} else {
+		flags |= addRaw
 		// A RawSocket: the Poll remembers the handles it bound. (A handle
 		// number reused by a socket bound to another port would be taken
 		// for ours: RawSocket's caller deregisters before closing.)
@@ -471,6 +481,9 @@ func (s *sysPoll) addEngineTo(r *registration) (uintptr, uint8, error) {
 	st, engine, err := s.ec.addEngine(r.handle, r.id, uint32(r.interest), flags, ptr, l)
 	if err == errBoundElsewhereCode {
 		return 0, 0, ErrBoundElsewhere
+	}
+	if err == errRawListenerCode {
+		return 0, 0, errRawListener
 	}
 	if err != nil {
 		return 0, 0, sysError("register", err)

@@ -823,6 +823,20 @@ int iocp_wait(uintptr_t port_handle, const iocp_rearm *rearms, int n_rearms,
 	 * packets and wakes). With records already taken the dequeue only
 	 * collects what is queued, without waiting. */
 	emitted = ovl_emit(port, out, cap - 1);
+	/* Nor can the port starve them (with a capacity of 1, a packet with
+	 * a record at every wait): when the last wait's records went to the
+	 * port with states still ready, this one is theirs. */
+	if (port->ovl_turn) {
+		port->ovl_turn = 0;
+		if (emitted == 0)
+			emitted = ovl_emit(port, out, cap);
+		if (emitted == cap) {
+			port->ovl_inside = 0;
+			ReleaseSRWLockExclusive(&port->lock);
+			*n_out = emitted;
+			return 0;
+		}
+	}
 	if (emitted > 0 || port->ready_head != NULL)
 		timeout_ms = 0;
 	port->blocked = timeout_ms != 0;
@@ -847,6 +861,7 @@ int iocp_wait(uintptr_t port_handle, const iocp_rearm *rearms, int n_rearms,
 	for (i = 0; i < n; i++)
 		emitted += port_dispatch(port, &entries[i], &out[emitted]);
 	emitted += ovl_emit(port, out + emitted, cap - emitted);
+	port->ovl_turn = emitted == cap && port->ready_head != NULL;
 	port->ovl_inside = 0;
 	ReleaseSRWLockExclusive(&port->lock);
 

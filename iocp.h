@@ -162,11 +162,20 @@ int iocp_wake(uintptr_t port, uint64_t id);
  * skip-on-success set). Only for handles this port bound before. */
 #define IOCP_ADD_BOUND 0x2u
 #define IOCP_ADD_BOUND_SKIP 0x4u
+/* The caller does its own I/O on the socket (RawSocket): the engine must
+ * take none of its data. A UDP socket is polled with a MSG_PEEK receive
+ * (READABLE re-armed like a stream's); a listener is refused with
+ * IOCP_E_RAW_LISTENER (only AcceptEx tells an overlapped listener's
+ * readiness, and it takes the connection). */
+#define IOCP_ADD_RAW 0x8u
 
 /* Returned by iocp_sock_add_ex when the overlapped engine cannot bind the
  * socket: it is bound to another completion port (application error code:
  * bit 29 set). */
 #define IOCP_E_BOUND_ELSEWHERE 0x20000001
+/* Returned by iocp_sock_add_ex for a listener added with IOCP_ADD_RAW to
+ * the overlapped engine. */
+#define IOCP_E_RAW_LISTENER 0x20000002
 
 /* iocp_sock_add with an engine choice: AFD unless flags ask for the
  * overlapped engine or the socket's base-handle query fails (then the
@@ -227,9 +236,10 @@ typedef struct iocp_held {
  * state is then C's alone, and only the newest state is handed over. */
 #define IOCP_HELD_LINGER 0x1u
 /* The stream's connect state at the delete: connected; the deferred
- * connect was in flight and is cancelled (a new add with the connect
- * address restarts it; if the cancelled one had completed, the restart
- * reports connected); or it failed (connect_err). */
+ * connect was in flight (CANCELLED, a historic name: it is not cancelled
+ * but goes on, and a new add of the SOCKET with IOCP_ADD_BOUND takes its
+ * result over; when it ended before that add, the add's own ConnectEx
+ * reports connected, WSAEISCONN); or it failed (connect_err). */
 #define IOCP_HELD_CONNECTED 0x2u
 #define IOCP_HELD_CONNECT_CANCELLED 0x4u
 #define IOCP_HELD_CONNECT_FAILED 0x8u

@@ -47,6 +47,9 @@ struct iocp_port {
 	 * ovl_retired for the next iocp_wait's ovl_reap. */
 	int ovl_inside;
 	ovl_sock *ovl_retired;
+	/* The last iocp_wait filled its records with states still ready:
+	 * the next one reports ready states before dequeuing (iocp_wait). */
+	int ovl_turn;
 };
 
 /* Counted allocations (iocp_live_allocs, iocp_live_bytes); zeroed. */

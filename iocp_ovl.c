@@ -14,7 +14,10 @@
  *   UDP       READABLE: a WSARecvFrom into a C-owned 64 KiB buffer
  *             completed; the datagram is held until iocp_ovl_recvfrom
  *             takes it (a zero-byte receive could discard a datagram);
- *             WRITABLE: no WSASendTo in flight.
+ *             WRITABLE: no WSASendTo in flight. A raw one (IOCP_ADD_RAW,
+ *             the caller reads it itself): the WSARecvFrom is a MSG_PEEK,
+ *             the datagram stays in the socket (what the buffer holds is
+ *             never handed to anyone).
  *   connect   a stream dialed with its connect deferred gets ConnectEx at
  *             add: WRITABLE when it completes, with ERROR if it failed.
  *   writes    iocp_ovl_send copies into a C-owned buffer (at most 64 KiB
@@ -41,10 +44,11 @@
  *    it, an operation that succeeds at once still queues its packet and is
  *    handled only then: one result, never two.
  *  - deleted: Go let go (iocp_ovl_delete, or iocp_sock_delete / a batch
- *    delete). The pending receive, accept or connect is cancelled
- *    (CancelIoEx; its packet comes back with 995, or 676 under Wine); a
- *    send in flight is left to finish, so bytes Write accepted are not
- *    dropped by Deregister. What the read side held for Go (an accepted
+ *    delete). The pending receive or accept is cancelled (CancelIoEx; its
+ *    packet comes back with 995, or 676 under Wine); a send in flight is
+ *    left to finish, so bytes Write accepted are not dropped by
+ *    Deregister, and so is a connect (a cancelled ConnectEx cannot be
+ *    restarted: the SOCKET's next state takes it over, take_prior). What the read side held for Go (an accepted
  *    socket, a datagram; also one whose operation had completed as it was
  *    cancelled, when its OVERLAPPED already shows it) goes back to Go with
  *    iocp_ovl_delete (hand_back), and so does the connect's state.
@@ -163,6 +167,7 @@ struct ovl_sock {
 	unsigned short family;
 	unsigned char sock_closed; /* owns_sock, and C has closed sock */
 	unsigned char retired;	   /* freed at the next wait (release_state) */
+	unsigned char raw; /* IOCP_ADD_RAW: UDP polled with a peek, never read */
 	ovl_sock *retire_next;	   /* port->ovl_retired, when retired */
 	/* Deleted states of the same SOCKET, newest first (heir) to oldest
 	 * (prior): a state deleted while its send was in flight stays as the
@@ -397,7 +402,10 @@ static void rd_issue(iocp_port *port, ovl_sock *s)
 		op_reset(&s->rd, OP_RECVFROM);
 		buf.len = DGRAM_MAX;
 		buf.buf = s->dgram;
-		s->rd_flags = 0;
+		/* Raw: a peek, leaving the datagram to the caller's own recv;
+		 * into the whole buffer, so that it succeeds (a truncating
+		 * peek's warning status may still queue a packet). */
+		s->rd_flags = s->raw ? MSG_PEEK : 0;
 		s->raddr_len = sizeof s->raddr;
 		iocp_count_syscall();
 		ok = WSARecvFrom(s->sock, &buf, 1, &bytes, &s->rd_flags,
@@ -584,8 +592,8 @@ static int chain_sending(const ovl_sock *s)
 }
 
 /* Closes a handed-over SOCKET as soon as no send of its chain is in
- * flight: a pending receive, accept or connect (cancelled at delete) only
- * completes with an abort, so the peer gets its FIN now, not at the packet
+ * flight: a pending receive or accept (cancelled at delete), or connect,
+ * only completes with an abort, so the peer gets its FIN now, not at the packet
  * (the state itself stays until its packets are in). */
 static void maybe_close(ovl_sock *s)
 {
@@ -594,6 +602,17 @@ static void maybe_close(ovl_sock *s)
 	iocp_count_syscall();
 	closesocket(s->sock);
 	s->sock_closed = 1;
+}
+
+/* Out of the SOCKET's chain (at release: a retired state is in no chain,
+ * so a new add finds the prior whose connect is in flight). */
+static void chain_unlink(ovl_sock *s)
+{
+	if (s->heir != NULL)
+		s->heir->prior = s->prior;
+	if (s->prior != NULL)
+		s->prior->heir = s->heir;
+	s->heir = s->prior = NULL;
 }
 
 static void state_free(iocp_port *port, ovl_sock *s)
@@ -605,11 +624,7 @@ static void state_free(iocp_port *port, ovl_sock *s)
 		port->ovl_socks = s->next;
 	if (s->next != NULL)
 		s->next->prev = s->prev;
-	/* Out of the SOCKET's chain. */
-	if (s->heir != NULL)
-		s->heir->prior = s->prior;
-	if (s->prior != NULL)
-		s->prior->heir = s->heir;
+	chain_unlink(s);
 	if (s->accept_sock != INVALID_SOCKET) {
 		iocp_count_syscall();
 		closesocket(s->accept_sock); /* ours until Go took it */
@@ -637,6 +652,7 @@ static void release_state(iocp_port *port, ovl_sock *s)
 	if (s->retired)
 		return;
 	ready_unlink(port, s);
+	chain_unlink(s);
 	s->retired = 1;
 	s->retire_next = port->ovl_retired;
 	port->ovl_retired = s;
@@ -711,7 +727,7 @@ static void hand_back(ovl_sock *s, iocp_held *held)
 				(struct sockaddr *)held->addr, &len) != 0)
 			len = 0;
 		held->addr_len = len;
-	} else if (s->kind == K_DGRAM && s->dgram != NULL) {
+	} else if (s->kind == K_DGRAM && s->dgram != NULL && !s->raw) {
 		held->data = s->dgram; /* Go's now: iocp_ovl_free */
 		held->data_len = (int32_t)(s->rd_bytes < DGRAM_MAX ? s->rd_bytes
 								   : DGRAM_MAX);
@@ -731,8 +747,10 @@ static void delete_state(iocp_port *port, ovl_sock *s, int linger,
 	s->ready = 0;
 	ready_unlink(port, s);
 	cancel_op(s, &s->rd);
-	if (s->wr.kind == OP_CONNECT)
-		cancel_op(s, &s->wr);
+	/* A connect in flight is not cancelled: Deregister must not abort it
+	 * (a cancelled ConnectEx leaves the socket unable to connect). Its
+	 * packet frees the state, or completes the connect of the SOCKET's
+	 * next state (take_prior). */
 	if (held != NULL) {
 		hand_back(s, held);
 		if (s->connecting)
@@ -774,20 +792,31 @@ void ovl_handover(iocp_port *port, ovl_sock *s)
  * new state becomes its heir, and the old one is released (C frees it once
  * its send is done; Go forgets it). Whoever closes the SOCKET waits for the
  * chain's sends. */
-static void take_prior(iocp_port *port, ovl_sock *s)
+static int connect_in_flight(const ovl_sock *p)
+{
+	return p->wr.pending && p->wr.kind == OP_CONNECT;
+}
+
+/* Also for a deleted state whose connect is still in flight: the new state
+ * takes that connect over (returns 1: it must not issue its own), and the
+ * connect's packet completes it (ovl_dispatch). */
+static int take_prior(iocp_port *port, ovl_sock *s)
 {
 	ovl_sock *p;
 
 	for (p = port->ovl_socks; p != NULL; p = p->next) {
-		if (p->deleted && p->await_sock && !p->owns_sock &&
-		    p->heir == NULL && p->sock == s->sock) {
+		if (p->deleted && p->heir == NULL && p->sock == s->sock &&
+		    ((p->await_sock && !p->owns_sock) || connect_in_flight(p))) {
 			p->await_sock = 0;
 			p->heir = s;
 			s->prior = p;
+			if (connect_in_flight(p))
+				return 1;
 			free_if_done(port, p);
-			return;
+			return 0;
 		}
 	}
+	return 0;
 }
 
 int ovl_add(iocp_port *port, SOCKET sock, uint64_t id, uint32_t interest,
@@ -798,7 +827,7 @@ int ovl_add(iocp_port *port, SOCKET sock, uint64_t id, uint32_t interest,
 	LPFN_CONNECTEX connectex = NULL;
 	SOCKADDR_STORAGE local;
 	int type = 0, listening = 0, len, err = 0;
-	int skip;
+	int skip, inherited;
 	DWORD bytes;
 	ovl_sock *s;
 	BOOL ok;
@@ -832,6 +861,11 @@ int ovl_add(iocp_port *port, SOCKET sock, uint64_t id, uint32_t interest,
 	s->kind = type == SOCK_DGRAM ? K_DGRAM
 		  : listening	     ? K_LISTENER
 				     : K_STREAM;
+	s->raw = (flags & IOCP_ADD_RAW) != 0;
+	if (s->raw && s->kind == K_LISTENER) {
+		iocp_free(s);
+		return IOCP_E_RAW_LISTENER;
+	}
 	s->rd.s = s->wr.s = s;
 	s->accept_sock = INVALID_SOCKET;
 	len = sizeof local;
@@ -886,13 +920,16 @@ int ovl_add(iocp_port *port, SOCKET sock, uint64_t id, uint32_t interest,
 	*engine_out = IOCP_ENGINE_OVERLAPPED | (skip ? IOCP_ENGINE_SKIP : 0);
 
 	AcquireSRWLockExclusive(&port->lock);
-	if (flags & IOCP_ADD_BOUND)
-		take_prior(port, s);
+	inherited = (flags & IOCP_ADD_BOUND) && take_prior(port, s);
 	s->next = port->ovl_socks;
 	if (port->ovl_socks != NULL)
 		port->ovl_socks->prev = s;
 	port->ovl_socks = s;
-	if (connect_addr != NULL) {
+	if (inherited) {
+		/* The prior's connect goes on: its packet completes ours. */
+		s->connecting = 1;
+		op_reset(&s->wr, OP_CONNECT);
+	} else if (connect_addr != NULL) {
 		memcpy(&s->waddr, connect_addr, (size_t)connect_addr_len);
 		s->waddr_len = connect_addr_len;
 		s->connecting = 1;
@@ -925,7 +962,7 @@ int ovl_modify(iocp_port *port, ovl_sock *s, uint64_t id, uint32_t interest)
 	/* Polled afresh, as after add: a stream's completed receive may be
 	 * stale (Go may have read since), so it is issued again. A receive
 	 * no longer wanted stays in flight; its result is held. */
-	if (s->kind == K_STREAM && !s->rd.pending) {
+	if ((s->kind == K_STREAM || s->raw) && !s->rd.pending) {
 		s->rd_done = 0;
 		s->rd_err = 0;
 	}
@@ -938,14 +975,29 @@ void ovl_rearm(iocp_port *port, ovl_sock *s, uint32_t bits)
 {
 	bits &= DIRECTIONS;
 	s->reported &= ~bits;
-	/* A stream's completed zero-byte receive has been read past: wait
-	 * for the next data. Listeners and UDP keep what they hold. */
-	if ((bits & IOCP_READABLE) && s->kind == K_STREAM && !s->rd.pending) {
+	/* A stream's (or raw UDP socket's) completed zero-byte receive has
+	 * been read past: wait for the next data. Listeners and UDP keep what
+	 * they hold. */
+	if ((bits & IOCP_READABLE) && (s->kind == K_STREAM || s->raw) &&
+	    !s->rd.pending) {
 		s->rd_done = 0;
 		s->rd_err = 0;
 	}
 	rd_issue(port, s);
 	evaluate(port, s);
+}
+
+/* The connect of deleted state s completed: the SOCKET's newest state, if
+ * live and waiting for that connect (take_prior), completes with it. */
+static void pass_connect(iocp_port *port, ovl_sock *s, int err)
+{
+	ovl_sock *top;
+
+	for (top = s->heir; top->heir != NULL; top = top->heir)
+		;
+	if (!top->deleted && top->connecting && !top->wr.pending &&
+	    top->wr.kind == OP_CONNECT)
+		wr_complete(port, top, err, 0);
 }
 
 void ovl_dispatch(iocp_port *port, const OVERLAPPED_ENTRY *e)
@@ -960,6 +1012,8 @@ void ovl_dispatch(iocp_port *port, const OVERLAPPED_ENTRY *e)
 	port->in_flight--;
 	err = status_error(op->ov.Internal);
 	if (s->deleted) {
+		if (op == &s->wr && s->wr.kind == OP_CONNECT && s->heir != NULL)
+			pass_connect(port, s, err);
 		/* Lingering (the SOCKET is open: Go's, ours, or kept open by
 		 * the heir's chain_sending): a stream send that went in part
 		 * sends the rest before the close. */

@@ -983,6 +983,14 @@ func TestOverlappedCloseLosesNothing(t *testing.T) {
 // queue is full: a new connect to it stays pending (its SYNs dropped).
 func fullListener(t *testing.T) string {
 	t.Helper()
+	addr, _ := fullListenerHandle(t)
+	return addr
+}
+
+// fullListenerHandle is fullListener, with the listener's handle (to make
+// room by accepting).
+func fullListenerHandle(t *testing.T) (string, syscall.Handle) {
+	t.Helper()
 	h, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM, syscall.IPPROTO_TCP)
 	if err != nil {
 		t.Fatal(err)
@@ -1005,7 +1013,7 @@ func fullListener(t *testing.T) string {
 		}
 		c, err := net.DialTimeout("tcp4", addr, 500*time.Millisecond)
 		if err != nil {
-			return addr // timed out: the queue is full
+			return addr, h // timed out: the queue is full
 		}
 		t.Cleanup(func() { c.Close() })
 	}
@@ -1056,6 +1064,54 @@ func TestOverlappedReregisterDuringConnect(t *testing.T) {
 			}
 		}
 		t.Log("no Writable: the restarted connect is pending")
+	})
+}
+
+// Deregister and Register again (twice) while the connect is really
+// pending (the listener's queue is full) leave the connect alone, as AFD and epoll do:
+// once the listener makes room, the stream connects (Writable, TakeError
+// nil, a peer address).
+func TestOverlappedReregisterDuringPendingConnectConnects(t *testing.T) {
+	withOverlapped(t)
+	ForEachSkipMode(t, func(t *testing.T) {
+		addr, lh := fullListenerHandle(t)
+		p := newPoll(t)
+		events := NewEvents(8)
+		s, err := DialTCP("tcp4", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		r := p.Registry()
+		if err := r.Register(s, 1, Writable); err != nil {
+			t.Fatal(err)
+		}
+		expectQuiet(t, p, events, 1) // the connect is pending
+		// Twice, with no Wait between: the second Register finds the
+		// connect through a state deleted and not yet freed.
+		for i := 0; i < 2; i++ {
+			if err := r.Deregister(s); err != nil {
+				t.Fatal(err)
+			}
+			if err := r.Register(s, 1, Writable); err != nil {
+				t.Fatal(err)
+			}
+		}
+		// Make room: accept what the queue holds; the stream's SYN is
+		// retried and accepted.
+		setNonblock(uintptr(lh))
+		for i := 0; i < 2; i++ {
+			if a, _, err := sysAccept(uintptr(lh)); err == nil {
+				sysCloseSocket(a)
+			}
+		}
+		ev := waitEvent(t, p, events, 1, writable)
+		if err := s.TakeError(); err != nil {
+			t.Fatalf("Writable (%v) with TakeError %v: the Deregister aborted the connect", ev, err)
+		}
+		if _, err := syscall.Getpeername(syscall.Handle(s.sock.fd)); err != nil {
+			t.Fatalf("Writable (%v), yet not connected: getpeername %v", ev, err)
+		}
 	})
 }
 

@@ -331,7 +331,9 @@ func (s *socket) wouldBlock(flags uint32) {
 // for that direction, or no further event comes for it. The exception is a socket on the overlapped engine
 // (engine_windows.go: forced, or where AFD cannot see the base socket): it
 // is bound to the Poll's port for good, so one bound elsewhere (package
-// net's) fails with ErrBoundElsewhere.
+// net's) fails with ErrBoundElsewhere, and a listener fails with an error
+// matching errors.ErrUnsupported (that engine learns a listener's readiness
+// only from AcceptEx, which would take the connection from the caller).
 func RawSocket(s syscall.Handle) Source { return rawSocket(s) }
 
 type rawSocket syscall.Handle

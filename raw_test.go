@@ -209,3 +209,73 @@ func TestRearmZeroAllocs(t *testing.T) {
 		t.Fatalf("Rearm + Wait: %v allocs per run, want 0", a)
 	}
 }
+
+// A raw UDP socket and a raw listener are read by the caller's own
+// recvfrom and accept: the datagram and the connection that brought the
+// Readable edge reach the caller, and are not taken by the Poll (as the
+// overlapped engine's WSARecvFrom and AcceptEx would).
+func TestRawSourceDatagramAndConnectionReachCaller(t *testing.T) {
+	ForEachSkipMode(t, func(t *testing.T) {
+		p := newPoll(t)
+		reg := p.Registry()
+		events := NewEvents(8)
+
+		u, err := ListenUDP("udp4", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer u.Close()
+		sender, err := ListenUDP("udp4", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer sender.Close()
+		usrc := rawSource(t, u.sock.fd)
+		if err := reg.Register(usrc, 1, Readable); err != nil {
+			t.Fatal(err)
+		}
+		defer reg.Deregister(usrc)
+		buf := make([]byte, 64)
+		for _, msg := range []string{"first", "second"} {
+			if _, err := sender.WriteTo([]byte(msg), u.LocalAddr()); err != nil {
+				t.Fatal(err)
+			}
+			waitEvent(t, p, events, 1, readable)
+			n, _, err := sysRecvfrom(u.sock.fd, buf)
+			if err != nil || string(buf[:n]) != msg {
+				t.Fatalf("caller's recvfrom after Readable = %q, %v; want %q", buf[:n], err, msg)
+			}
+			if _, _, err := sysRecvfrom(u.sock.fd, buf); !isWouldBlock(err) {
+				t.Fatalf("second recvfrom = %v, want would-block", err)
+			}
+			if err := reg.Rearm(usrc, Readable); err != nil {
+				t.Fatal(err)
+			}
+		}
+
+		ln, err := ListenTCP("tcp4", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ln.Close()
+		lsrc := rawSource(t, ln.sock.fd)
+		if err := reg.Register(lsrc, 2, Readable); err != nil {
+			if errors.Is(err, errors.ErrUnsupported) {
+				return // documented: the overlapped engine refuses raw listeners
+			}
+			t.Fatal(err)
+		}
+		defer reg.Deregister(lsrc)
+		c, err := net.Dial("tcp4", ln.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		waitEvent(t, p, events, 2, readable)
+		fd, _, err := sysAccept(ln.sock.fd)
+		if err != nil {
+			t.Fatalf("caller's accept after Readable: %v; want the connection", err)
+		}
+		sysCloseSocket(fd)
+	})
+}

@@ -789,6 +789,36 @@ static void test_wait_never_starves(void)
 	CHECK_OK(iocp_port_close(port));
 }
 
+/* The other way round: with a capacity of 1 and a wake queued before every
+ * wait (a busy port), a ready state is still reported (every other wait
+ * at least). */
+static void test_ready_state_not_starved_by_port(void)
+{
+	SOCKET u = new_socket(SOCK_DGRAM);
+	uintptr_t port = open_port(), h;
+	struct sockaddr_in a;
+	iocp_event ev[1];
+	int n, waits, reported = 0;
+
+	loopback(&a, 0);
+	CHECK_OK(bind(u, (struct sockaddr *)&a, sizeof a));
+	h = add_ovl(port, u, 1, IOCP_WRITABLE);
+	for (waits = 0; !reported && waits < 20; waits++) {
+		CHECK_OK(iocp_wake(port, 77));
+		CHECK_OK(iocp_wait(port, NULL, 0, ev, 1, 1000, &n));
+		CHECK_EQ(n, 1);
+		if (n == 1 && ev[0].id == 1)
+			reported = 1;
+	}
+	CHECK(reported);
+	CHECK(waits <= 2);
+	while (quiet(port, 0) > 0) /* the wakes left */
+		;
+	CHECK_OK(iocp_sock_delete(port, h));
+	closesocket(u);
+	CHECK_OK(iocp_port_close(port));
+}
+
 /* The handover of an idle lingering state closes the SOCKET at once, its
  * cancelled receive still owed: the peer reads EOF with no wait run. */
 static void test_handover_closes_at_once(void)
@@ -828,6 +858,8 @@ static const test tests[] = {
 	{"delete_hands_back", test_delete_hands_back},
 	{"wait_never_starves", test_wait_never_starves},
 	{"handover_closes_at_once", test_handover_closes_at_once},
+	{"ready_state_not_starved_by_port",
+	 test_ready_state_not_starved_by_port},
 };
 
 int main(int argc, char **argv)
