@@ -173,6 +173,7 @@ type goState struct {
 	pendingEvents uint32 // AFD events asked by the poll in flight
 	status        pollStatus
 	deletePending bool
+	retired       bool // stopped by retire: never polled or reported again; Go still names it
 	dead          bool
 	inUse         bool // off the free list
 }
@@ -198,6 +199,10 @@ type afdHelper struct {
 var goLive atomic.Int64
 
 func goLiveAllocs() int64 { return goLive.Load() }
+
+// goBadSubmits counts polls submitted for a state Go had deleted or retired,
+// process-wide, as iocp_bad_submits does: 0 unless a bug.
+var goBadSubmits atomic.Int64
 
 type goCore struct {
 	n    atomic.Uint64 // Windows calls made
@@ -442,6 +447,9 @@ func (g *goCore) setInFlight(s *goState, events uint32) {
 // completed at once), so the state is PENDING: the result is handled only
 // when that packet is dequeued.
 func (g *goCore) submit(s *goState, events uint32) int32 {
+	if s.deletePending || s.retired {
+		goBadSubmits.Add(1)
+	}
 	s.info.timeout = 1<<63 - 1
 	s.info.numberOfHandles = 1
 	s.info.exclusive = 0
@@ -473,7 +481,7 @@ func (g *goCore) cancelPoll(s *goState) {
 // status only from a refused submission, which leaves the state IDLE.
 func (g *goCore) update(s *goState) int32 {
 	wanted := afdEventsFor(s.interest &^ s.reported)
-	if s.dead || s.deletePending {
+	if s.dead || s.deletePending || s.retired {
 		return ntStatusSuccess
 	}
 	if s.status == pollIdle && wanted != 0 {
@@ -554,6 +562,9 @@ func (g *goCore) complete(s *goState) uint32 {
 	if s.deletePending {
 		g.freeState(s)
 		return 0
+	}
+	if s.retired {
+		return 0 // Go's delete frees it
 	}
 	bits := g.result(s, was)
 	if s.dead {
@@ -669,6 +680,21 @@ func (g *goCore) rearm(state uintptr, bits uint32) error {
 func (g *goCore) remove(state uintptr) error {
 	g.mu.Lock()
 	g.deleteLocked(stateAt(state))
+	g.mu.Unlock()
+	return nil
+}
+
+// retire stops s without freeing it (iocp_sock_retire): its poll is
+// cancelled and it is never submitted or reported again; the remove (or
+// rearmDelete entry) that follows frees it. The Go core has no lingering
+// close, so bits is unused.
+func (g *goCore) retire(state uintptr, bits uint32) error {
+	g.mu.Lock()
+	s := stateAt(state)
+	if s.status == pollPending {
+		g.cancelPoll(s)
+	}
+	s.retired = true
 	g.mu.Unlock()
 	return nil
 }

@@ -28,6 +28,11 @@
  *  - delete_pending: Go has let go of the state (iocp_sock_delete) while a
  *    packet was owed; whoever dequeues that packet (iocp_wait or
  *    iocp_port_close) frees the state.
+ *  - retired: Go stopped the state (iocp_sock_retire) but still names it;
+ *    its poll is cancelled, it is never submitted again and never
+ *    reported, and only Go's delete, which follows, frees it. So once
+ *    Deregister returns no poll names the socket, which Go may close and
+ *    the system may hand out again, even while a wait is blocked.
  *  - dead: AFD reported LOCAL_CLOSE (or the handle is gone): the socket was
  *    closed under us. Never polled again, no event; still Go's until deleted.
  *
@@ -163,6 +168,7 @@ struct iocp_sock {
 	ULONG pending_events;	/* AFD events asked by the poll in flight */
 	poll_status status;
 	unsigned char delete_pending;
+	unsigned char retired;
 	unsigned char dead;
 };
 
@@ -171,6 +177,9 @@ struct iocp_sock {
 /* ---- allocation accounting ---- */
 
 static volatile LONG64 live_allocs, live_bytes, syscalls;
+/* Polls submitted for a state Go had deleted or retired: a bug, counted for
+ * the tests (iocp_bad_submits), never expected to be other than 0. */
+static volatile LONG64 bad_submits;
 
 static void *alloc_counted(size_t size)
 {
@@ -201,6 +210,11 @@ int64_t iocp_live_allocs(void)
 int64_t iocp_live_bytes(void)
 {
 	return InterlockedCompareExchange64(&live_bytes, 0, 0);
+}
+
+int64_t iocp_bad_submits(void)
+{
+	return InterlockedCompareExchange64(&bad_submits, 0, 0);
 }
 
 uint64_t iocp_syscalls(void)
@@ -391,6 +405,8 @@ static NTSTATUS sock_submit(iocp_port *port, iocp_sock *s, ULONG events)
 {
 	NTSTATUS status;
 
+	if (s->delete_pending || s->retired)
+		InterlockedIncrement64(&bad_submits);
 	s->info.Timeout.QuadPart = INT64_MAX;
 	s->info.NumberOfHandles = 1;
 	s->info.Exclusive = FALSE;
@@ -432,7 +448,7 @@ static NTSTATUS sock_update(iocp_port *port, iocp_sock *s)
 {
 	ULONG wanted = afd_events_for(s->interest & ~s->reported);
 
-	if (s->dead || s->delete_pending)
+	if (s->dead || s->delete_pending || s->retired)
 		return NT_STATUS_SUCCESS;
 	if (s->status == POLL_IDLE && wanted != 0) {
 		NTSTATUS status = sock_submit(port, s, wanted);
@@ -512,6 +528,8 @@ static uint32_t sock_complete(iocp_port *port, iocp_sock *s)
 		sock_free(port, s);
 		return 0;
 	}
+	if (s->retired)
+		return 0; /* Go's delete frees it */
 	bits = sock_result(s, s->iosb.Status, was);
 	if (s->dead)
 		return 0;
@@ -770,6 +788,18 @@ static void sock_delete(iocp_port *port, iocp_sock *s, int linger)
 	}
 }
 
+/* Stops s without freeing it (iocp_sock_retire). */
+static void sock_retire(iocp_port *port, iocp_sock *s, int linger)
+{
+	if (s->engine == IOCP_ENGINE_OVERLAPPED) {
+		ovl_retire(port, (ovl_sock *)s, linger);
+		return;
+	}
+	if (s->status == POLL_PENDING)
+		sock_cancel(s);
+	s->retired = 1;
+}
+
 /* One iocp_rearm entry (or iocp_sock_rearm): a delete, a handover of an
  * overlapped-engine SOCKET, or a re-arm. */
 static void sock_apply(iocp_port *port, iocp_sock *s, uint32_t bits)
@@ -788,6 +818,16 @@ int iocp_sock_delete(uintptr_t port_handle, uintptr_t sock)
 
 	AcquireSRWLockExclusive(&port->lock);
 	sock_delete(port, (iocp_sock *)sock, 0);
+	ReleaseSRWLockExclusive(&port->lock);
+	return 0;
+}
+
+int iocp_sock_retire(uintptr_t port_handle, uintptr_t sock, uint32_t bits)
+{
+	iocp_port *port = (iocp_port *)port_handle;
+
+	AcquireSRWLockExclusive(&port->lock);
+	sock_retire(port, (iocp_sock *)sock, (bits & IOCP_REARM_LINGER) != 0);
 	ReleaseSRWLockExclusive(&port->lock);
 	return 0;
 }

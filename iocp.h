@@ -11,6 +11,13 @@
  *    poll has been dequeued (its IO_STATUS_BLOCK is the kernel's until then).
  *    The one exception: an overlapped-engine state deleted with
  *    IOCP_REARM_LINGER takes one IOCP_REARM_HANDOVER later (below).
+ *  - iocp_sock_retire stops a state at once but leaves it Go's: for a
+ *    delete made while a wait is blocked, when the batch that wait is
+ *    applying may still name the state. C cancels its poll (or operations)
+ *    and never polls, reports or issues an operation on the socket for it
+ *    again, so Go may close the socket as soon as retire returns; Go's
+ *    delete follows (the next wait's batch) and frees it as above. Between
+ *    the two, rearm entries and iocp_sock_rearm on it are no-ops.
  *  - iocp_port_close cancels every pending poll, waits for every completion,
  *    frees every state (deleted or not) and the port. No handle of that port
  *    may be used afterwards.
@@ -68,7 +75,8 @@ typedef struct iocp_event {
  * directions in bits, so poll for them again. */
 /* In iocp_rearm.bits: delete the state, as iocp_sock_delete would. Go defers
  * deletes made while a wait is blocked to the next wait, because the blocked
- * wait may be applying a batch that names the state. */
+ * wait may be applying a batch that names the state; it retires the state
+ * at once (iocp_sock_retire), so only the free waits. */
 #define IOCP_REARM_DELETE 0x80000000u
 /* Lingering close of an overlapped-engine socket (iocp_sock_rearm or a
  * batch entry of iocp_wait; never for AFD states):
@@ -113,6 +121,12 @@ int iocp_sock_modify(uintptr_t port, uintptr_t sock, uint64_t id,
 int iocp_sock_rearm(uintptr_t port, uintptr_t sock, uint32_t bits);
 /* Cancels any pending poll; the handle is C's from here on. */
 int iocp_sock_delete(uintptr_t port, uintptr_t sock);
+/* Stops the state without freeing it (the ownership rules above): cancels
+ * any pending poll (overlapped engine: its receive, accept or connect; with
+ * IOCP_REARM_LINGER in bits a send in flight goes on, as for a delete with
+ * LINGER), and nothing names the socket from then on. The state stays Go's
+ * until it deletes it, with the same LINGER bit. Returns 0. */
+int iocp_sock_retire(uintptr_t port, uintptr_t sock, uint32_t bits);
 
 /* Applies the re-arms, then dequeues up to cap completions, waiting at most
  * timeout_ms (INFINITE = 0xFFFFFFFF), and writes at most cap records to out.
@@ -208,5 +222,9 @@ uint64_t iocp_syscalls(void);
 /* Number of live C allocations made by this core (ports, states, helpers),
  * process-wide: 0 once every port is closed. */
 int64_t iocp_live_allocs(void);
+
+/* Polls ever submitted for a state Go had deleted or retired, process-wide:
+ * a bug if not 0 (a check for the tests). */
+int64_t iocp_bad_submits(void);
 
 #endif

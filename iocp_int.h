@@ -60,6 +60,9 @@ int ovl_modify(iocp_port *port, ovl_sock *s, uint64_t id, uint32_t interest);
 void ovl_rearm(iocp_port *port, ovl_sock *s, uint32_t bits);
 /* linger: IOCP_REARM_LINGER (the SOCKET will be handed over). */
 void ovl_delete(iocp_port *port, ovl_sock *s, int linger);
+/* iocp_sock_retire: ovl_delete without the free; the ovl_delete that
+ * follows frees. */
+void ovl_retire(iocp_port *port, ovl_sock *s, int linger);
 /* IOCP_REARM_HANDOVER: the SOCKET is C's from now on. */
 void ovl_handover(iocp_port *port, ovl_sock *s);
 /* Handles one dequeued packet whose key is OVL_KEY. */

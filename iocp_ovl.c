@@ -47,6 +47,8 @@
  *    dequeues its last owed packet, or at once when none is owed. After a
  *    plain delete C never issues an operation on the SOCKET nor calls
  *    Winsock on it: Go may close it at any time.
+ *  - held: retired (iocp_sock_retire): deleted as above, but Go still names
+ *    the state, so it is not freed before Go's delete, which follows.
  *  - lingering close (iocp.h's IOCP_REARM_LINGER / IOCP_REARM_HANDOVER):
  *    Go closes a socket whose send may be in flight. It deletes with
  *    LINGER (await_sock: Go still owns the SOCKET and keeps it open; a
@@ -120,6 +122,7 @@ struct ovl_sock {
 	unsigned char deleted;
 	unsigned char await_sock; /* deleted with LINGER, not handed over */
 	unsigned char owns_sock;  /* handed over: C closes sock at free */
+	unsigned char held;	  /* retired: deleted, not freed before Go's delete */
 	unsigned char on_ready;
 	unsigned char connecting; /* ConnectEx in flight */
 	unsigned char connected;  /* stream: reads and writes may be issued */
@@ -540,7 +543,8 @@ static void state_free(iocp_port *port, ovl_sock *s)
 
 static void free_if_done(iocp_port *port, ovl_sock *s)
 {
-	if (s->deleted && !s->await_sock && !s->rd.pending && !s->wr.pending)
+	if (s->deleted && !s->held && !s->await_sock && !s->rd.pending &&
+	    !s->wr.pending)
 		state_free(port, s);
 }
 
@@ -700,7 +704,8 @@ void ovl_rearm(iocp_port *port, ovl_sock *s, uint32_t bits)
 	evaluate(port, s);
 }
 
-void ovl_delete(iocp_port *port, ovl_sock *s, int linger)
+/* Stops s for good: what iocp_sock_delete and iocp_sock_retire share. */
+static void ovl_stop(iocp_port *port, ovl_sock *s, int linger)
 {
 	s->deleted = 1;
 	s->await_sock = linger != 0;
@@ -709,7 +714,20 @@ void ovl_delete(iocp_port *port, ovl_sock *s, int linger)
 	cancel_op(s, &s->rd);
 	if (s->wr.kind == OP_CONNECT)
 		cancel_op(s, &s->wr);
+}
+
+void ovl_delete(iocp_port *port, ovl_sock *s, int linger)
+{
+	if (!s->held)
+		ovl_stop(port, s, linger);
+	s->held = 0;
 	free_if_done(port, s);
+}
+
+void ovl_retire(iocp_port *port, ovl_sock *s, int linger)
+{
+	ovl_stop(port, s, linger);
+	s->held = 1;
 }
 
 void ovl_handover(iocp_port *port, ovl_sock *s)

@@ -22,6 +22,10 @@ type core interface {
 	modify(state uintptr, id uint64, interest uint32) error
 	rearm(state uintptr, bits uint32) error
 	remove(state uintptr) error
+	// retire stops a state at once without freeing it (iocp_sock_retire):
+	// no poll names its socket afterwards. bits may hold rearmLinger. The
+	// state stays Go's until a remove (or a rearmDelete entry) frees it.
+	retire(state uintptr, bits uint32) error
 	// wait applies rearms, then fills out with at most len(out) records.
 	wait(rearms []coreRearm, out []rawEvent, timeoutMs uint32) (int, error)
 	wake(id uint64) error
@@ -77,8 +81,10 @@ type sysPoll struct {
 	// mu guards inWait, the queues and every sysReg. While no wait runs,
 	// re-arms are queued and flushed by the next wait in its one crossing;
 	// while a wait is blocked, re-arms go to the core at once (so that wait
-	// sees them) and deletes are deferred to the next wait, because the
-	// running wait may be applying a batch that names the state.
+	// sees them) and deletes retire the state at once (so that no poll
+	// names the socket once remove returns) and free it in the next wait's
+	// batch, because the running wait may be applying a batch that names
+	// the state.
 	mu      sync.Mutex
 	inWait  bool
 	rearms  []*registration // each once: its sys.queued is non-zero
@@ -150,6 +156,11 @@ func (s *sysPoll) remove(r *registration) error {
 		r.owner.sys.linger.Store(&lingerTo{sp: s, state: r.sys.state})
 	}
 	if s.inWait {
+		// Stopped now: the caller may close the socket (and the system
+		// reuse its number) as soon as this returns.
+		if err := s.core.retire(r.sys.state, bits&rearmLinger); err != nil {
+			return sysError("deregister", err)
+		}
 		s.deletes = append(s.deletes, deferred{state: r.sys.state, bits: bits})
 		return nil
 	}
