@@ -87,6 +87,7 @@ const (
 	coreReadClosed  = 0x04
 	coreWriteClosed = 0x08
 	coreError       = 0x10
+	coreClosed      = 0x40 // IOCP_CLOSED: the socket was closed under its registration
 	coreDirections  = coreReadable | coreWritable
 	wakeKeyBit      = 1 << 63 // IOCP_WAKE_KEY_BIT
 
@@ -544,7 +545,7 @@ func (g *goCore) result(s *goState, was pollStatus) uint32 {
 	events := s.info.handles[0].events
 	if events&afdPollLocalClose != 0 {
 		s.dead = true
-		return 0
+		return coreClosed
 	}
 	if s.interest == 0 {
 		return 0
@@ -568,7 +569,7 @@ func (g *goCore) complete(s *goState) uint32 {
 	}
 	bits := g.result(s, was)
 	if s.dead {
-		return 0
+		return bits & coreClosed
 	}
 	s.reported |= bits & coreDirections
 	g.updateOrReport(s)

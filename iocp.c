@@ -35,6 +35,8 @@
  *    the system may hand out again, even while a wait is blocked.
  *  - dead: AFD reported LOCAL_CLOSE (or the handle is gone): the socket was
  *    closed under us. Never polled again, no event; still Go's until deleted.
+ *    A LOCAL_CLOSE is reported once as {id, IOCP_CLOSED}, so that Go drops
+ *    the registration and the handle number can be registered again.
  *
  * Edge triggering: a direction (READABLE, WRITABLE) reported to Go is added
  * to `reported` and not polled for again until Go re-arms it after
@@ -508,7 +510,7 @@ static uint32_t sock_result(iocp_sock *s, NTSTATUS status, poll_status was)
 	events = s->info.Handles[0].Events;
 	if (events & AFD_POLL_LOCAL_CLOSE) {
 		s->dead = 1;
-		return 0;
+		return IOCP_CLOSED;
 	}
 	return s->interest != 0 ? bits_for(events, s->interest) : 0;
 }
@@ -532,7 +534,7 @@ static uint32_t sock_complete(iocp_port *port, iocp_sock *s)
 		return 0; /* Go's delete frees it */
 	bits = sock_result(s, s->iosb.Status, was);
 	if (s->dead)
-		return 0;
+		return bits & IOCP_CLOSED;
 	s->reported |= bits & DIRECTIONS;
 	sock_update_or_report(port, s);
 	return bits;

@@ -33,8 +33,9 @@
  *    the driver reports them (not for interest 0). A poll that fails is
  *    reported once as {id, IOCP_ERROR}; its directions then wait for a
  *    re-arm or modify, so a lasting failure cannot spin.
- *  - A socket closed while registered gets no event and is never polled
- *    again; its state is still Go's to delete.
+ *  - A socket closed while registered is never polled again; when a poll in
+ *    flight sees the close (AFD_POLL_LOCAL_CLOSE) it gets one record
+ *    {id, IOCP_CLOSED} and no event. Its state is still Go's to delete.
  *
  * Return values: 0 on success, otherwise a Win32 / Winsock error code
  * (NTSTATUS values are mapped with RtlNtStatusToDosError).
@@ -55,6 +56,10 @@
 #define IOCP_READ_CLOSED 0x04u
 #define IOCP_WRITE_CLOSED 0x08u
 #define IOCP_ERROR 0x10u
+/* Only alone in a record: AFD saw the socket closed while registered (Go's
+ * misuse: closed before Deregister). The state is dead; Go drops the
+ * registration and deletes the state. */
+#define IOCP_CLOSED 0x40u
 
 /* Wake packets carry the waker's id in the completion key with this bit set;
  * id 0 is the port's internal wake (returns from iocp_wait, no event). Go

@@ -540,10 +540,16 @@ static void test_local_close(void)
 	SOCKET c, s, c2, s2;
 	uintptr_t port = open_port(), h, h2;
 
-	/* Closed with a poll pending: LOCAL_CLOSE, no event, dead. */
+	seen w;
+
+	/* Closed with a poll pending: LOCAL_CLOSE, one IOCP_CLOSED record and
+	 * no event, dead. */
 	tcp_pair(&c, &s);
 	h = add(port, s, 1, IOCP_READABLE);
 	closesocket(s);
+	w = wait_for(port, 1);
+	CHECK_EQ(w.records, 1);
+	CHECK_EQ(w.bits, IOCP_CLOSED);
 	CHECK_EQ(quiet(port, 200), 0);
 	CHECK_EQ(iocp_live_allocs(), base + 3); /* still Go's until delete */
 	CHECK_OK(iocp_sock_rearm(port, h, IOCP_READABLE));
