@@ -396,22 +396,56 @@ func (g *goCore) baseSocket(s uintptr) (uintptr, error) {
 		return 0, err
 	}
 	// A layered service provider may hide the base socket from
-	// SIO_BASE_HANDLE; the BSP ioctls still reach it.
-	var err error = wsaENotSock
-	for _, ioctl := range [...]uint32{sioBaseHandle, sioBSPHandlePoll, sioBSPHandleSelect} {
-		base := invalidSocket
-		var ret uint32
-		g.n.Add(1)
-		err = syscall.WSAIoctl(syscall.Handle(s), ioctl, nil, 0, (*byte)(unsafe.Pointer(&base)),
-			uint32(unsafe.Sizeof(base)), &ret, nil, 0)
-		if err == nil && base != invalidSocket {
+	// SIO_BASE_HANDLE; the BSP ioctls still give the socket of the
+	// provider below, from which SIO_BASE_HANDLE is asked again. A BSP
+	// answer equal to the socket asked is that provider's own handle, not
+	// a base: no way down.
+	for depth := 0; depth < 8; depth++ { // providers stacked, at most
+		base, err := g.bspIoctl(s, sioBaseHandle)
+		if err == nil {
 			return base, nil
 		}
-		if err == nil {
-			err = wsaENotSock
+		if err == wsaENotSock {
+			return 0, err
 		}
+		below := invalidSocket
+		for _, ioctl := range [...]uint32{sioBSPHandlePoll, sioBSPHandleSelect} {
+			if b, e := g.bspIoctl(s, ioctl); e == nil && b != s {
+				below = b
+				break
+			}
+		}
+		if below == invalidSocket {
+			return 0, err
+		}
+		s = below
 	}
-	return 0, err
+	return 0, wsaENotSock
+}
+
+// goTestFailBaseHandle, when non-zero, makes SIO_BASE_HANDLE fail with it
+// in the pure-Go core and the BSP ioctls answer with the socket itself
+// (tests: a layered provider that hides the base socket and gives its own
+// handle).
+var goTestFailBaseHandle syscall.Errno
+
+// bspIoctl asks s for the socket one of the BSP ioctls names.
+func (g *goCore) bspIoctl(s uintptr, ioctl uint32) (uintptr, error) {
+	if goTestFailBaseHandle != 0 {
+		if ioctl == sioBaseHandle {
+			return invalidSocket, goTestFailBaseHandle
+		}
+		return s, nil
+	}
+	base := invalidSocket
+	var ret uint32
+	g.n.Add(1)
+	err := syscall.WSAIoctl(syscall.Handle(s), ioctl, nil, 0, (*byte)(unsafe.Pointer(&base)),
+		uint32(unsafe.Sizeof(base)), &ret, nil, 0)
+	if err == nil && base == invalidSocket {
+		err = syscall.Errno(10022) // WSAEINVAL
+	}
+	return base, err
 }
 
 func (g *goCore) link(s *goState) {

@@ -341,33 +341,83 @@ static int is_socket(SOCKET s)
 	return 0;
 }
 
-/* The base socket under s (s itself without layered providers). Fails when
- * a layered provider hides it: then the overlapped engine takes s. */
+/* One BSP ioctl on s: the socket it names, or INVALID_SOCKET with *err. */
+static SOCKET bsp_ioctl(SOCKET s, DWORD ioctl, int *err)
+{
+	SOCKET out = INVALID_SOCKET;
+	DWORD bytes;
+
+	if (test_base_error < 0) { /* a provider that hides the base socket */
+		if (ioctl != SIO_BASE_HANDLE)
+			return s; /* and answers BSP with its own handle */
+		*err = -test_base_error;
+		return INVALID_SOCKET;
+	}
+	if (WSAIoctl(s, ioctl, NULL, 0, &out, sizeof out, &bytes, NULL,
+		     NULL) == SOCKET_ERROR) {
+		*err = WSAGetLastError();
+		return INVALID_SOCKET;
+	}
+	if (out == INVALID_SOCKET)
+		*err = WSAEINVAL;
+	return out;
+}
+
+/* The base socket under s (s itself without layered providers). A layered
+ * provider may hide it from SIO_BASE_HANDLE; the BSP ioctls still give the
+ * socket of the provider below, from which SIO_BASE_HANDLE is asked again.
+ * A BSP answer equal to the socket asked is that provider's own handle, not
+ * a base: no way down. Fails with SIO_BASE_HANDLE's error, after which the
+ * overlapped engine takes s if the error is of the layered-provider kind
+ * (base_error_is_layered). */
 static int base_socket(SOCKET s, SOCKET *base_out)
 {
-	static const DWORD ioctls[] = {SIO_BASE_HANDLE, SIO_BSP_HANDLE_POLL,
-				       SIO_BSP_HANDLE_SELECT};
-	SOCKET base;
-	DWORD bytes;
-	int err = WSAENOTSOCK;
+	static const DWORD bsp[] = {SIO_BSP_HANDLE_POLL, SIO_BSP_HANDLE_SELECT};
+	SOCKET base, below;
+	int err = 0, err2, depth;
 	size_t i;
 
-	if (test_base_error != 0)
+	if (test_base_error > 0)
 		return test_base_error;
-
-	/* A layered service provider may hide the base socket from
-	 * SIO_BASE_HANDLE; the BSP ioctls still reach it. */
-	for (i = 0; i < sizeof ioctls / sizeof ioctls[0]; i++) {
-		base = INVALID_SOCKET;
-		if (WSAIoctl(s, ioctls[i], NULL, 0, &base, sizeof base, &bytes,
-			     NULL, NULL) != SOCKET_ERROR &&
-		    base != INVALID_SOCKET) {
+	for (depth = 0; depth < 8; depth++) { /* providers stacked, at most */
+		base = bsp_ioctl(s, SIO_BASE_HANDLE, &err);
+		if (base != INVALID_SOCKET) {
 			*base_out = base;
 			return 0;
 		}
-		err = WSAGetLastError();
+		if (err == WSAENOTSOCK)
+			return err;
+		below = INVALID_SOCKET;
+		for (i = 0; i < sizeof bsp / sizeof bsp[0]; i++) {
+			below = bsp_ioctl(s, bsp[i], &err2);
+			if (below != INVALID_SOCKET && below != s)
+				break;
+			below = INVALID_SOCKET;
+		}
+		if (below == INVALID_SOCKET)
+			return err;
+		s = below;
 	}
 	return err;
+}
+
+/* Whether a failed base-handle query means a layered provider that hides
+ * the base socket (the overlapped engine's case, binding the socket to the
+ * port for good), rather than a passing shortage, which only fails the
+ * registration: the caller may try again. */
+static int base_error_is_layered(int err)
+{
+	switch (err) {
+	case WSAENOBUFS:
+	case WSA_NOT_ENOUGH_MEMORY:
+	case ERROR_NO_SYSTEM_RESOURCES:
+	case WSAEINPROGRESS:
+	case WSAEINTR:
+	case WSAENETDOWN:
+	case WSAENOTSOCK:
+		return 0;
+	}
+	return 1;
 }
 
 static void sock_link(iocp_port *port, iocp_sock *s)
@@ -674,9 +724,10 @@ int iocp_engine_for(uintptr_t socket)
 
 	if (err != 0)
 		return -err;
-	return base_socket((SOCKET)socket, &base) == 0
-		       ? (int)IOCP_ENGINE_AFD
-		       : (int)IOCP_ENGINE_OVERLAPPED;
+	err = base_socket((SOCKET)socket, &base);
+	if (err == 0)
+		return (int)IOCP_ENGINE_AFD;
+	return base_error_is_layered(err) ? (int)IOCP_ENGINE_OVERLAPPED : -err;
 }
 
 void iocp_test_switches(int fail_base_query, int skip_mode)
@@ -708,9 +759,14 @@ int iocp_sock_add_ex(uintptr_t port_handle, uintptr_t socket, uint64_t id,
 	if (err != 0)
 		return err;
 	/* The engine: AFD when it can see the base socket, unless told
-	 * otherwise; the overlapped engine when the query fails. */
-	if ((flags & IOCP_ADD_OVERLAPPED) || connect_addr != NULL ||
-	    base_socket((SOCKET)socket, &base) != 0)
+	 * otherwise; the overlapped engine when a layered provider hides it.
+	 * Any other failure fails the registration and binds nothing. */
+	if (!(flags & IOCP_ADD_OVERLAPPED) && connect_addr == NULL) {
+		err = base_socket((SOCKET)socket, &base);
+		if (err != 0 && !base_error_is_layered(err))
+			return err;
+	}
+	if ((flags & IOCP_ADD_OVERLAPPED) || connect_addr != NULL || err != 0)
 		return ovl_add(port, (SOCKET)socket, id, interest, flags,
 			       connect_addr, connect_addr_len, sock_out,
 			       engine_out);

@@ -180,8 +180,10 @@ int iocp_wake(uintptr_t port, uint64_t id);
 #define IOCP_E_BOUND_ELSEWHERE 0x20000001
 
 /* iocp_sock_add with an engine choice: AFD unless flags ask for the
- * overlapped engine or the socket's base-handle query fails (then the
- * overlapped engine, automatically). connect_addr (copied; may be NULL) is
+ * overlapped engine or the socket's base-handle query fails the way a
+ * layered provider makes it fail (then the overlapped engine,
+ * automatically; a passing failure such as WSAENOBUFS is returned, and
+ * nothing is bound). connect_addr (copied; may be NULL) is
  * the peer of a stream whose connect was deferred: the overlapped engine
  * starts it with ConnectEx (the socket must be bound). */
 int iocp_sock_add_ex(uintptr_t port, uintptr_t socket, uint64_t id,
@@ -190,7 +192,7 @@ int iocp_sock_add_ex(uintptr_t port, uintptr_t socket, uint64_t id,
 		     uint32_t *engine_out);
 
 /* The engine iocp_sock_add_ex would pick for socket without flags, or an
- * error (WSAENOTSOCK...) as a negative number. */
+ * error (WSAENOTSOCK, WSAENOBUFS...) as a negative number. */
 int iocp_engine_for(uintptr_t socket);
 
 /* Writes from buf through the state's C-owned send buffer (to: the
@@ -213,8 +215,11 @@ int iocp_ovl_accept(uintptr_t port, uintptr_t sock, uintptr_t *socket_out,
  * else its error, forgotten when take is non-zero. */
 int iocp_ovl_connect_status(uintptr_t port, uintptr_t sock, int take);
 
-/* Test switches, process-wide. fail_base_query: a non-zero error makes
- * every base-handle query fail with it (as under a non-IFS LSP).
+/* Test switches, process-wide. fail_base_query: a positive error makes
+ * every base-handle query fail with it (as under a non-IFS LSP); a
+ * negative one makes SIO_BASE_HANDLE fail with -fail_base_query and the
+ * BSP ioctls answer with the socket itself (as a provider that hides the
+ * base socket and gives its own handle).
  * skip_mode: -1 decide per socket (default), 0 never set
  * FILE_SKIP_COMPLETION_PORT_ON_SUCCESS, 1 always. */
 void iocp_test_switches(int fail_base_query, int skip_mode);
