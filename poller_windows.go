@@ -10,7 +10,8 @@ import (
 // live in a core (core_cgo_windows.go: the C core in iocp.c; a pure-Go core
 // for builds without cgo), behind the small interface below. This file
 // keeps what both share: registration ids, the queue of re-arms that the
-// next wait flushes in the same crossing, and deferred deletes.
+// next wait flushes in the same crossing, and deletes made during a blocked
+// wait, which retire the state at once and free it in the next wait.
 
 const sysKeyIsHandle = false
 
@@ -322,6 +323,11 @@ func (s *socket) wouldBlock(flags uint32) {
 // (engine_windows.go: forced, or where AFD cannot see the base socket): it
 // is bound to the Poll's port for good, so one bound elsewhere (package
 // net's) fails with ErrBoundElsewhere.
+//
+// Closing a RawSocket before Deregister is a mistake, but not a lasting
+// one: once a poll in flight on it (a direction of its interest not yet
+// reported) sees the close, the registration is dropped, so the handle
+// number, when the system hands it out again, can be registered anew.
 func RawSocket(s syscall.Handle) Source { return rawSocket(s) }
 
 type rawSocket syscall.Handle
