@@ -40,12 +40,21 @@ func leakWarmUp(t testing.TB) {
 			t.Fatal(err)
 		}
 		defer p.Close()
-		s, c := dialAccept(t, ln)
+		// Registered before the accept: a connect deferred to Register
+		// (Windows' overlapped engine) starts there.
+		s, err := DialTCP("tcp4", ln.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
 		defer s.Close()
-		defer c.Close()
 		if err := p.Registry().Register(s, 1, Readable|Writable); err != nil {
 			t.Fatal(err)
 		}
+		c, err := ln.Accept()
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
 		c.Write([]byte("w"))
 		p.Wait(NewEvents(4), 100*time.Millisecond)
 		u, err := ListenUDP("udp4", "127.0.0.1:0")
