@@ -40,8 +40,8 @@ func leakWarmUp(t testing.TB) {
 			t.Fatal(err)
 		}
 		defer p.Close()
-		// Registered before the accept: a connect deferred to Register
-		// (Windows' overlapped engine) starts there.
+		// Register before Accept: the overlapped engine's connect waits
+		// for Register (dialAccept would wait for ever when it is forced).
 		s, err := DialTCP("tcp4", ln.Addr().String())
 		if err != nil {
 			t.Fatal(err)
