@@ -13,7 +13,9 @@ all: test
 demo:
 	$(GO) run ./examples/delay
 
-test: fmt-check vet test-linux test-windows
+# windows-deps first: vet (which installs nothing) needs mingw-w64 for the
+# windows/amd64 cgo build.
+test: windows-deps fmt-check vet test-linux test-windows
 
 fmt-check:
 	@out=$$(gofmt -l . | grep -v '^bench/vendor' || true); \
@@ -27,18 +29,26 @@ vet: vet-windows
 	done
 	CGO_ENABLED=0 $(GO) build ./...
 
+# The whole suite in the default wait mode (netpoll on Linux), then the root
+# package again in the other one (POLLER_WAIT, read by New: poller_unix_netpoll.go).
 test-linux: test-deps
 	$(GO) test -race -count=1 ./...
+	POLLER_WAIT=block $(GO) test -race -count=1 .
 
-# redis-benchmark (Debian's redis-tools) drives examples/resp in its test:
-# a client nobody here wrote.
+# Clients nobody here wrote drive the examples in their tests:
+# redis-benchmark (Debian's redis-tools) examples/resp, wrk examples/http.
+TEST_DEPS := redis-benchmark:redis-tools wrk:wrk
+
 test-deps:
-	@command -v redis-benchmark >/dev/null 2>&1 && exit 0; \
+	@missing=; for dep in $(TEST_DEPS); do \
+		command -v $${dep%%:*} >/dev/null 2>&1 || missing="$$missing $${dep#*:}"; \
+	done; \
+	[ -z "$$missing" ] && exit 0; \
 	if [ "$$(id -u)" != 0 ]; then \
-		echo "test-deps: redis-benchmark missing: apt-get install redis-tools (as root)" >&2; exit 1; fi; \
-	echo "test-deps: apt-get install redis-tools"; \
+		echo "test-deps: missing: apt-get install$$missing (as root)" >&2; exit 1; fi; \
+	echo "test-deps: apt-get install$$missing"; \
 	apt-get update -qq </dev/null && \
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends redis-tools </dev/null >/dev/null
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing </dev/null >/dev/null
 
 include mingw.mk
 -include bench.mk

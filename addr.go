@@ -46,8 +46,13 @@ func addrError(err error) error {
 	return err
 }
 
-// toSockaddr builds the OS address for ip:port in the given family.
+// toSockaddr builds the OS address for ip:port in the given family. A port
+// outside 0-65535 is ErrInvalidAddress on every OS (Windows would otherwise
+// keep its low 16 bits).
 func toSockaddr(family int, ip net.IP, port int, zone string) (syscall.Sockaddr, error) {
+	if port < 0 || port > 0xFFFF {
+		return nil, fmt.Errorf("%w: port %d out of range", ErrInvalidAddress, port)
+	}
 	if family == syscall.AF_INET {
 		sa := &syscall.SockaddrInet4{Port: port}
 		if ip != nil {

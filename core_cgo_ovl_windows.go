@@ -12,6 +12,11 @@ package poller
 #cgo noescape iocp_ovl_accept
 #cgo nocallback iocp_ovl_accept
 #cgo nocallback iocp_ovl_connect_status
+#cgo noescape iocp_ovl_delete
+#cgo nocallback iocp_ovl_delete
+#cgo nocallback iocp_ovl_handover
+#cgo nocallback iocp_ovl_free
+#cgo nocallback iocp_test_fail_send
 #cgo nocallback iocp_engine_for
 #cgo nocallback iocp_test_switches
 #cgo nocallback iocp_live_bytes
@@ -59,14 +64,30 @@ func (c *cCore) addEngine(socket uintptr, id uint64, interest, flags uint32, con
 	return uintptr(st), uint32(engine), cErr(rc)
 }
 
+// send gives the engine at most maxIOLen bytes per call (C takes an int).
+// A stream's longer buffer goes in such parts for as long as the engine
+// takes each one whole (as iocp_ovl_send itself does with its chunks), so
+// that a short count comes only with the engine's would-block, whose
+// Writable event follows. A datagram that long fails with WSAEMSGSIZE.
 func (c *cCore) send(state uintptr, p []byte, to unsafe.Pointer, toLen int32) (int, error) {
-	c.n.Add(1)
-	var n C.int
-	rc := C.iocp_ovl_send(C.uintptr_t(c.port), C.uintptr_t(state), bufPtr(p), C.int(len(p)), to, C.int(toLen), &n)
-	return int(n), cErrno(rc)
+	if to != nil && len(p) > maxIOLen {
+		return 0, wsaEMsgSize
+	}
+	total := 0
+	for {
+		part := clampIO(p[total:])
+		c.n.Add(1)
+		var n C.int
+		rc := C.iocp_ovl_send(C.uintptr_t(c.port), C.uintptr_t(state), bufPtr(part), C.int(len(part)), to, C.int(toLen), &n)
+		total += int(n)
+		if rc != 0 || int(n) < len(part) || total == len(p) {
+			return total, cErrno(rc)
+		}
+	}
 }
 
 func (c *cCore) recvfrom(state uintptr, p []byte, from *syscall.RawSockaddrAny) (int, error) {
+	p = clampIO(p)
 	c.n.Add(1)
 	var n C.int
 	l := C.int(unsafe.Sizeof(*from))
@@ -89,6 +110,45 @@ func (c *cCore) connectStatus(state uintptr, take bool) error {
 		t = 1
 	}
 	return cErrno(C.iocp_ovl_connect_status(C.uintptr_t(c.port), C.uintptr_t(state), t))
+}
+
+func (c *cCore) deleteState(state uintptr, linger bool) (heldBack, error) {
+	c.n.Add(1)
+	var h C.iocp_held
+	flags := C.uint32_t(0)
+	if linger {
+		flags = rearmLinger
+	}
+	rc := C.iocp_ovl_delete(C.uintptr_t(c.port), C.uintptr_t(state), flags, &h)
+	if rc != 0 {
+		return heldBack{}, cErrno(rc)
+	}
+	b := heldBack{flags: uint32(h.flags), connectErr: syscall.Errno(h.connect_err)}
+	if h.addr_len > 0 {
+		raw := (*syscall.RawSockaddrAny)(unsafe.Pointer(&h.addr[0]))
+		b.sa, _ = raw.Sockaddr()
+	}
+	if s := uintptr(h.socket); s != uintptr(syscall.InvalidHandle) {
+		b.fd, b.hasFD = s, true
+	}
+	if h.data != nil {
+		c.n.Add(1)
+		b.data = C.GoBytes(h.data, h.data_len)
+		b.hasData = true
+		C.iocp_ovl_free(h.data)
+	}
+	return b, nil
+}
+
+func (c *cCore) handover(state uintptr) {
+	c.n.Add(1)
+	C.iocp_ovl_handover(C.uintptr_t(c.port), C.uintptr_t(state))
+}
+
+// setTestFailSend makes the send after the next after sends of the
+// overlapped engine fail at once with err (after < 0: none), process-wide.
+func setTestFailSend(after int, err syscall.Errno) {
+	C.iocp_test_fail_send(C.int(after), C.int(err))
 }
 
 // setTestSwitches sets iocp_test_switches: failBaseQuery non-zero makes

@@ -77,9 +77,9 @@ func (c *cCore) remove(state uintptr) error {
 	return cErr(C.iocp_sock_delete(C.uintptr_t(c.port), C.uintptr_t(state)))
 }
 
-func (c *cCore) retire(state uintptr, bits uint32) error {
+func (c *cCore) retire(state uintptr) error {
 	c.n.Add(1)
-	return cErr(C.iocp_sock_retire(C.uintptr_t(c.port), C.uintptr_t(state), C.uint32_t(bits)))
+	return cErr(C.iocp_sock_retire(C.uintptr_t(c.port), C.uintptr_t(state), 0))
 }
 
 // wait passes Go memory for the call's duration only: rearms and out hold

@@ -89,7 +89,14 @@ const (
 	coreError       = 0x10
 	coreClosed      = 0x40 // IOCP_CLOSED: the socket was closed under its registration
 	coreDirections  = coreReadable | coreWritable
-	wakeKeyBit      = 1 << 63 // IOCP_WAKE_KEY_BIT
+
+	// A wake packet has completion key wakeKey (every other packet of the
+	// port has key 0: the helpers are bound with it) and carries the
+	// wake's 64-bit id in its two other fields, the byte count (low 32
+	// bits) and the overlapped pointer (high 32 bits), so that it fits the
+	// 32-bit keys and pointers of windows/386. (iocp.c, 64-bit only, sets
+	// IOCP_WAKE_KEY_BIT in the key instead.)
+	wakeKey = 1
 
 	helperMaxSockets = 32      // sockets sharing one AFD helper handle
 	waitBatch        = 256     // entries dequeued per wait, at most
@@ -99,39 +106,18 @@ const (
 	invalidSocket uintptr = ^uintptr(0)
 )
 
+// The structures the kernel reads and writes (IO_STATUS_BLOCK,
+// AFD_POLL_INFO, OVERLAPPED_ENTRY) have per-architecture layouts: see
+// core_go_windows_64.go and core_go_windows_386.go.
+
 // ntIsError: severity "error" (0xC...), the request was refused and no
 // packet will be queued. Success, informational and warning all queue one.
 func ntIsError(status int32) bool { return uint32(status)>>30 == 3 }
-
-// ioStatusBlock is IO_STATUS_BLOCK: a union of NTSTATUS and PVOID, then
-// ULONG_PTR Information.
-type ioStatusBlock struct {
-	status      int32
-	_           uint32
-	information uintptr
-}
 
 type afdPollHandleInfo struct {
 	handle uintptr
 	events uint32
 	status int32
-}
-
-type afdPollInfo struct {
-	timeout         int64
-	numberOfHandles uint32
-	exclusive       uint32
-	handles         [1]afdPollHandleInfo
-}
-
-// overlappedEntry is OVERLAPPED_ENTRY. The overlapped pointer stays a
-// uintptr: it may name memory of any kind, never the Go heap.
-type overlappedEntry struct {
-	key        uintptr
-	overlapped uintptr
-	internal   uintptr
-	bytes      uint32
-	_          uint32
 }
 
 type unicodeString struct {
@@ -253,19 +239,29 @@ func (g *goCore) ntError(status int32) error {
 
 // ---- readiness mapping ----
 
+// afdEventsFor gives the AFD events to poll for directions. A failed
+// connect, a reset and a local close are asked for whatever the direction
+// (as mio and wepoll do), so that a Readable-only registration hears of a
+// refused connect; nothing when no direction is wanted (all reported: the
+// state waits for a re-arm, so a lasting failure cannot spin).
 func afdEventsFor(directions uint32) uint32 {
 	var events uint32
 	if directions&coreReadable != 0 {
-		events |= afdPollReceive | afdPollAccept | afdPollDisconnect | afdPollAbort | afdPollLocalClose
+		events |= afdPollReceive | afdPollAccept | afdPollDisconnect
 	}
 	if directions&coreWritable != 0 {
-		events |= afdPollSend | afdPollConnectFail | afdPollAbort | afdPollLocalClose
+		events |= afdPollSend
+	}
+	if events != 0 {
+		events |= afdPollConnectFail | afdPollAbort | afdPollLocalClose
 	}
 	return events
 }
 
 // bitsFor maps AFD events to readiness bits: directions are limited to the
-// interest; closure and error bits are reported whenever seen.
+// interest; closure and error bits are reported whenever seen. A failed
+// connect reads as on Linux (readable, writable, both sides closed, error):
+// the read or write that follows returns the connect's error.
 func bitsFor(events, interest uint32) uint32 {
 	var bits uint32
 	if events&(afdPollReceive|afdPollAccept) != 0 {
@@ -274,14 +270,11 @@ func bitsFor(events, interest uint32) uint32 {
 	if events&afdPollDisconnect != 0 {
 		bits |= coreReadable | coreReadClosed
 	}
-	if events&afdPollAbort != 0 {
+	if events&(afdPollAbort|afdPollConnectFail) != 0 {
 		bits |= coreReadable | coreWritable | coreReadClosed | coreWriteClosed | coreError
 	}
 	if events&afdPollSend != 0 {
 		bits |= coreWritable
-	}
-	if events&afdPollConnectFail != 0 {
-		bits |= coreWritable | coreError
 	}
 	return bits &^ (coreDirections &^ interest)
 }
@@ -625,8 +618,8 @@ func (g *goCore) deleteLocked(s *goState) {
 
 // dispatch turns one dequeued packet into at most one record.
 func (g *goCore) dispatch(e *overlappedEntry, ev *rawEvent) bool {
-	if e.key&wakeKeyBit != 0 {
-		*ev = rawEvent{id: uint64(e.key &^ wakeKeyBit), bits: coreReadable}
+	if e.key == wakeKey {
+		*ev = rawEvent{id: uint64(e.bytes) | uint64(e.overlapped)<<32, bits: coreReadable}
 		return ev.id != 0
 	}
 	if e.overlapped == 0 {
@@ -721,9 +714,8 @@ func (g *goCore) remove(state uintptr) error {
 
 // retire stops s without freeing it (iocp_sock_retire): its poll is
 // cancelled and it is never submitted or reported again; the remove (or
-// rearmDelete entry) that follows frees it. The Go core has no lingering
-// close, so bits is unused.
-func (g *goCore) retire(state uintptr, bits uint32) error {
+// rearmDelete entry) that follows frees it.
+func (g *goCore) retire(state uintptr) error {
 	g.mu.Lock()
 	s := stateAt(state)
 	if s.status == pollPending {
@@ -775,7 +767,7 @@ func (g *goCore) wait(rearms []coreRearm, out []rawEvent, timeoutMs uint32) (int
 }
 
 func (g *goCore) wake(id uint64) error {
-	if r, e := g.call(procPostQueuedCompletionStatus, g.port, 0, uintptr(id|wakeKeyBit), 0); r == 0 {
+	if r, e := g.call(procPostQueuedCompletionStatus, g.port, uintptr(uint32(id)), wakeKey, uintptr(id>>32)); r == 0 {
 		return e
 	}
 	return nil
@@ -792,7 +784,7 @@ func (g *goCore) drain() error {
 			return err
 		}
 		for _, e := range g.entries[:g.removed] {
-			if e.key&wakeKeyBit != 0 || e.overlapped == 0 {
+			if e.key == wakeKey || e.overlapped == 0 {
 				continue
 			}
 			if s := stateAt(e.overlapped); s.status != pollIdle {

@@ -29,18 +29,32 @@ package poller
 // run under sysPoll.mu, which remove (deferred or not) and close also take,
 // and they check that the registration is live and the Poll open.
 //
+// Deletes are applied at once, never deferred to the next wait (the C core
+// keeps a deleted state's memory until the running or next wait has applied
+// its batch), and hand back what the state held: a connection its AcceptEx
+// accepted or a datagram its WSARecvFrom received goes into sockSys.held,
+// which Accept and ReadFrom serve first; a new Register of a socket holding
+// something gets a Readable at once. Poll.Close does the same for every
+// registration before the port closes. The connect's state comes back too:
+// a deferred connect cancelled or failed by the delete is restarted by the
+// next Register (connectTo stays until a delete reports it done).
+//
 // Lingering close. closesocket aborts a WSASend in flight, so Close of a
-// registered socket on this engine must not close the handle while the
-// engine's send may be in flight. Ownership of the handle, one owner at a
-// time:
+// registered socket on this engine (or of one Deregistered with a send in
+// flight) must not close the handle while the engine's send may be in
+// flight. Ownership of the handle, one owner at a time:
 //   - Go owns it until its final release (socket.release after Close set
 //     the closed bit: no Go operation uses it any more). Close's remove
-//     deletes the C state with rearmLinger (C keeps the state and lets the
-//     send finish, but never closes the handle) and records sockSys.linger.
+//     deletes the C state with linger (C keeps the state and lets the send
+//     finish, but never closes the handle) and records sockSys.linger; a
+//     Deregister whose delete reports IOCP_HELD_LINGER does the same.
 //   - At the final release Go, instead of closing the handle, hands it over
-//     (sysPoll.handover, under sysPoll.mu; deferred behind the delete like
-//     it when a wait runs): from then on C owns it and closes it once no
-//     operation is in flight, or at iocp_port_close.
+//     (sysPoll.handover, under sysPoll.mu, at once): from then on C owns it
+//     and closes it once no send is in flight (at once when none is), or at
+//     iocp_port_close.
+//   - A new Register of the socket makes the lingering state the new
+//     state's prior in C (the new one's close waits for its send); Go
+//     forgets it, and only the newest state is handed over.
 //   - If the Poll closed first, the core freed the state without closing
 //     the handle, which stays Go's: sysPoll.handover (or sysPoll.close, for
 //     handovers still queued) closes it after core.close returned.
@@ -48,6 +62,7 @@ package poller
 import (
 	"errors"
 	"os"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"unsafe"
@@ -65,7 +80,33 @@ type engineCore interface {
 	recvfrom(state uintptr, p []byte, from *syscall.RawSockaddrAny) (int, error)
 	accept(state uintptr, remote *syscall.RawSockaddrAny) (uintptr, error)
 	connectStatus(state uintptr, take bool) error
+	// deleteState deletes a state at once (also while a wait is blocked)
+	// and hands back what it held (iocp_ovl_delete).
+	deleteState(state uintptr, linger bool) (heldBack, error)
+	// handover gives the SOCKET of a lingering state to C (iocp_ovl_handover).
+	handover(state uintptr)
 }
+
+// heldBack is iocp.h's iocp_held in Go: an accepted connection (hasFD) or
+// a received datagram (hasData) that a deleted state held, now Go's, and
+// the state's connect and linger flags.
+type heldBack struct {
+	fd         uintptr
+	hasFD      bool
+	data       []byte
+	hasData    bool
+	sa         syscall.Sockaddr
+	flags      uint32
+	connectErr syscall.Errno
+}
+
+// iocp_held.flags.
+const (
+	heldLinger          = 0x1
+	heldConnected       = 0x2
+	heldConnectCanceled = 0x4
+	heldConnectFailed   = 0x8
+)
 
 // ErrOverlappedUnsupported: the overlapped engine was asked for, and the
 // Poll's core has none (the pure-Go core of builds without cgo).
@@ -108,7 +149,69 @@ type sockSys struct {
 	connectTo atomic.Pointer[syscall.Sockaddr] // deferred connect, until Register starts it
 	boundPort atomic.Uint64                    // sysPoll.portID this socket is bound to; 0 none
 	boundSkip atomic.Bool                      // skip-on-success was set when bound
-	linger    atomic.Pointer[lingerTo]         // set by Close's remove: hand the handle over
+	linger    atomic.Pointer[lingerTo]         // set by a remove with a send in flight (and every Close's): hand the handle over
+
+	// What the engine handed back at Deregister or Poll.Close: accepted
+	// connections or received datagrams, older than anything still in the
+	// kernel, so Accept and ReadFrom take them first.
+	heldMu sync.Mutex
+	held   []heldItem
+}
+
+// heldItem is one accepted connection (fd) or one datagram (data) kept for
+// the next Accept or ReadFrom.
+type heldItem struct {
+	fd   uintptr
+	data []byte
+	sa   syscall.Sockaddr
+}
+
+// takeBack keeps what a deleted state held and learns its connect state:
+// a connect known done is not restarted at the next Register; a cancelled
+// or failed one is (connectTo stays), so a re-Register never reports a
+// connect that did not happen.
+func (ss *sockSys) takeBack(h heldBack) {
+	if h.flags&heldConnected != 0 {
+		ss.connectTo.Store(nil)
+	}
+	if !h.hasFD && !h.hasData {
+		return
+	}
+	ss.heldMu.Lock()
+	ss.held = append(ss.held, heldItem{fd: h.fd, data: h.data, sa: h.sa})
+	ss.heldMu.Unlock()
+}
+
+// popHeld takes the oldest item kept by takeBack.
+func (ss *sockSys) popHeld() (heldItem, bool) {
+	ss.heldMu.Lock()
+	defer ss.heldMu.Unlock()
+	if len(ss.held) == 0 {
+		return heldItem{}, false
+	}
+	it := ss.held[0]
+	ss.held[0] = heldItem{}
+	ss.held = ss.held[1:]
+	return it, true
+}
+
+func (ss *sockSys) hasHeld() bool {
+	ss.heldMu.Lock()
+	defer ss.heldMu.Unlock()
+	return len(ss.held) > 0
+}
+
+// closeHeld closes the connections nobody accepted (the listener's close).
+func (ss *sockSys) closeHeld() {
+	ss.heldMu.Lock()
+	items := ss.held
+	ss.held = nil
+	ss.heldMu.Unlock()
+	for _, it := range items {
+		if it.data == nil {
+			sysCloseSocket(it.fd)
+		}
+	}
 }
 
 // lingerTo is the C state that takes the socket's handle at its final
@@ -121,6 +224,7 @@ type lingerTo struct {
 // closeHandle closes the socket's handle at its final release, or hands it
 // to the overlapped engine's lingering state.
 func (s *socket) closeHandle() {
+	s.sys.closeHeld()
 	if l := s.sys.linger.Load(); l != nil {
 		l.sp.handover(l.state, s.fd)
 		return
@@ -199,6 +303,9 @@ func (s *socket) engineWrite(p []byte, to syscall.Sockaddr) (int, error, bool) {
 }
 
 func (s *socket) engineAccept() (uintptr, syscall.Sockaddr, error, bool) {
+	if it, ok := s.sys.popHeld(); ok {
+		return it.fd, it.sa, nil, true // accepted before a Deregister
+	}
 	var fd uintptr
 	var rsa syscall.RawSockaddrAny
 	var err error
@@ -218,6 +325,9 @@ func (s *socket) engineAccept() (uintptr, syscall.Sockaddr, error, bool) {
 }
 
 func (s *socket) engineRecvfrom(p []byte) (int, syscall.Sockaddr, error, bool) {
+	if it, ok := s.sys.popHeld(); ok {
+		return copy(p, it.data), it.sa, nil, true // received before a Deregister
+	}
 	var n int
 	var rsa syscall.RawSockaddrAny
 	var err error
@@ -293,8 +403,18 @@ func (s *sysPoll) engineLiveLocked(reg *registration) bool {
 
 // addEngine registers r with the engine its socket gets: the overlapped
 // engine when forced, when the socket's connect was deferred, or when the
-// C core finds no base socket; AFD otherwise.
+// C core finds no base socket; AFD otherwise. A socket holding what an
+// earlier registration handed back (takeBack) is readable now: it gets a
+// Readable event at once (a wake packet carrying the registration's id).
 func (s *sysPoll) addEngine(r *registration) (uintptr, uint8, error) {
+	st, engine, err := s.addEngineTo(r)
+	if err == nil && r.owner != nil && r.owner.sys.hasHeld() {
+		s.core.wake(r.id)
+	}
+	return st, engine, err
+}
+
+func (s *sysPoll) addEngineTo(r *registration) (uintptr, uint8, error) {
 	o := r.owner
 	var to *syscall.Sockaddr
 	if o != nil {
@@ -359,12 +479,21 @@ func (s *sysPoll) addEngine(r *registration) (uintptr, uint8, error) {
 		return st, engineAFD, nil
 	}
 	skip := engine&engineSkipBit != 0
+	s.mu.Lock()
+	if s.ovlRegs == nil {
+		s.ovlRegs = make(map[*registration]struct{})
+	}
+	s.ovlRegs[r] = struct{}{}
+	s.mu.Unlock()
 	if o != nil {
 		o.sys.boundSkip.Store(skip)
 		o.sys.boundPort.Store(s.portID)
-		if to != nil {
-			o.sys.connectTo.CompareAndSwap(to, nil) // started
-		}
+		// A state of this socket still lingering for a send (a Deregister
+		// with a send in flight) is the new state's prior now: C keeps the
+		// SOCKET's close waiting for it, and only the new state is handed
+		// over. The connect address stays until a delete reports the
+		// connect done (takeBack).
+		o.sys.linger.Store(nil)
 	} else {
 		s.mu.Lock()
 		if s.rawBound == nil {
@@ -374,4 +503,46 @@ func (s *sysPoll) addEngine(r *registration) (uintptr, uint8, error) {
 		s.mu.Unlock()
 	}
 	return st, engineOverlapped, nil
+}
+
+// removeOverlappedLocked deletes an overlapped-engine state at once, also
+// while a wait is blocked (C keeps its memory until that wait's batch is
+// applied), and keeps what it held for the socket's next Accept or
+// ReadFrom. A send in flight (or a Close) leaves the state lingering: the
+// socket's final release hands the handle over instead of closing it.
+func (s *sysPoll) removeOverlappedLocked(r *registration) error {
+	delete(s.ovlRegs, r)
+	o := r.owner
+	h, err := s.ec.deleteState(r.sys.state, o != nil && o.closed())
+	if err != nil {
+		return sysError("deregister", err)
+	}
+	if o == nil {
+		// A RawSocket's caller accepts and reads on its own handle: what
+		// the engine held has nobody to go to.
+		if h.hasFD {
+			sysCloseSocket(h.fd)
+		}
+		return nil
+	}
+	o.sys.takeBack(h)
+	if h.flags&heldLinger != 0 {
+		o.sys.linger.Store(&lingerTo{sp: s, state: r.sys.state})
+	} else {
+		o.sys.linger.Store(nil)
+	}
+	return nil
+}
+
+// handBackAllLocked deletes every live overlapped-engine state before the
+// port closes, so that Poll.Close, like Deregister, loses no accepted
+// connection and no received datagram.
+func (s *sysPoll) handBackAllLocked() {
+	for r := range s.ovlRegs {
+		if r.sys.live {
+			r.sys.live = false
+			s.removeOverlappedLocked(r)
+		}
+	}
+	s.ovlRegs = nil
 }

@@ -231,22 +231,30 @@ static int nt_error(NTSTATUS status)
 
 /* ---- readiness mapping ---- */
 
+/* The AFD events to poll for directions. A failed connect, a reset and a
+ * local close are asked for whatever the direction (as mio and wepoll do),
+ * so that a Readable-only registration hears of a refused connect; nothing
+ * when no direction is wanted (all reported: the state waits for a
+ * re-arm, so a lasting failure cannot spin). */
 static ULONG afd_events_for(uint32_t directions)
 {
 	ULONG events = 0;
 
 	if (directions & IOCP_READABLE)
 		events |= AFD_POLL_RECEIVE | AFD_POLL_ACCEPT |
-			  AFD_POLL_DISCONNECT | AFD_POLL_ABORT |
-			  AFD_POLL_LOCAL_CLOSE;
+			  AFD_POLL_DISCONNECT;
 	if (directions & IOCP_WRITABLE)
-		events |= AFD_POLL_SEND | AFD_POLL_CONNECT_FAIL |
-			  AFD_POLL_ABORT | AFD_POLL_LOCAL_CLOSE;
+		events |= AFD_POLL_SEND;
+	if (events != 0)
+		events |= AFD_POLL_CONNECT_FAIL | AFD_POLL_ABORT |
+			  AFD_POLL_LOCAL_CLOSE;
 	return events;
 }
 
 /* Readiness bits for AFD events. Directions are limited to the interest;
- * closure and error bits are reported whenever seen. */
+ * closure and error bits are reported whenever seen. A failed connect
+ * reads as on Linux (readable, writable, both sides closed, error): the
+ * read or write that follows returns the connect's error. */
 static uint32_t bits_for(ULONG events, uint32_t interest)
 {
 	uint32_t bits = 0;
@@ -255,13 +263,11 @@ static uint32_t bits_for(ULONG events, uint32_t interest)
 		bits |= IOCP_READABLE;
 	if (events & AFD_POLL_DISCONNECT)
 		bits |= IOCP_READABLE | IOCP_READ_CLOSED;
-	if (events & AFD_POLL_ABORT)
+	if (events & (AFD_POLL_ABORT | AFD_POLL_CONNECT_FAIL))
 		bits |= IOCP_READABLE | IOCP_WRITABLE | IOCP_READ_CLOSED |
 			IOCP_WRITE_CLOSED | IOCP_ERROR;
 	if (events & AFD_POLL_SEND)
 		bits |= IOCP_WRITABLE;
-	if (events & AFD_POLL_CONNECT_FAIL)
-		bits |= IOCP_WRITABLE | IOCP_ERROR;
 	return bits & ~(DIRECTIONS & ~interest);
 }
 
@@ -846,13 +852,12 @@ static void sock_delete(iocp_port *port, iocp_sock *s, int linger)
 	}
 }
 
-/* Stops s without freeing it (iocp_sock_retire). */
-static void sock_retire(iocp_port *port, iocp_sock *s, int linger)
+/* Stops s without freeing it (iocp_sock_retire). Overlapped-engine states
+ * are deleted at once (iocp_ovl_delete), never retired. */
+static void sock_retire(iocp_sock *s)
 {
-	if (s->engine == IOCP_ENGINE_OVERLAPPED) {
-		ovl_retire(port, (ovl_sock *)s, linger);
+	if (s->engine == IOCP_ENGINE_OVERLAPPED)
 		return;
-	}
 	if (s->status == POLL_PENDING)
 		sock_cancel(s);
 	s->retired = 1;
@@ -885,7 +890,8 @@ int iocp_sock_retire(uintptr_t port_handle, uintptr_t sock, uint32_t bits)
 	iocp_port *port = (iocp_port *)port_handle;
 
 	AcquireSRWLockExclusive(&port->lock);
-	sock_retire(port, (iocp_sock *)sock, (bits & IOCP_REARM_LINGER) != 0);
+	(void)bits;
+	sock_retire((iocp_sock *)sock);
 	ReleaseSRWLockExclusive(&port->lock);
 	return 0;
 }
@@ -907,15 +913,15 @@ int iocp_wait(uintptr_t port_handle, const iocp_rearm *rearms, int n_rearms,
 	for (i = 0; i < (ULONG)n_rearms; i++) {
 		sock_apply(port, (iocp_sock *)rearms[i].sock, rearms[i].bits);
 	}
-	/* Overlapped-engine states already ready are reported first; then
-	 * the dequeue only collects what is queued, without waiting. */
-	emitted = ovl_emit(port, out, cap);
-	if (emitted == cap) {
-		ReleaseSRWLockExclusive(&port->lock);
-		*n_out = emitted;
-		return 0;
-	}
-	if (emitted > 0)
+	port->ovl_inside = 1;
+	ovl_reap(port);
+	/* Overlapped-engine states already ready are reported first, but
+	 * never more than cap - 1: every wait dequeues at least one packet,
+	 * so ready states cannot starve the port (its AFD results, completion
+	 * packets and wakes). With records already taken the dequeue only
+	 * collects what is queued, without waiting. */
+	emitted = ovl_emit(port, out, cap - 1);
+	if (emitted > 0 || port->ready_head != NULL)
 		timeout_ms = 0;
 	port->blocked = timeout_ms != 0;
 	ReleaseSRWLockExclusive(&port->lock);
@@ -939,6 +945,7 @@ int iocp_wait(uintptr_t port_handle, const iocp_rearm *rearms, int n_rearms,
 	for (i = 0; i < n; i++)
 		emitted += port_dispatch(port, &entries[i], &out[emitted]);
 	emitted += ovl_emit(port, out + emitted, cap - emitted);
+	port->ovl_inside = 0;
 	ReleaseSRWLockExclusive(&port->lock);
 
 	*n_out = emitted;

@@ -9,13 +9,21 @@
  *    After iocp_sock_delete Go never touches it again; C frees it exactly
  *    once, at once when idle, otherwise when the completion of its pending
  *    poll has been dequeued (its IO_STATUS_BLOCK is the kernel's until then).
- *    The one exception: an overlapped-engine state deleted with
- *    IOCP_REARM_LINGER takes one IOCP_REARM_HANDOVER later (below).
+ *    The exceptions: an overlapped-engine state deleted with
+ *    IOCP_REARM_LINGER, or deleted by iocp_ovl_delete with IOCP_HELD_LINGER
+ *    in its answer, takes one handover later (IOCP_REARM_HANDOVER or
+ *    iocp_ovl_handover, below).
+ *  - An overlapped-engine state deleted outside iocp_wait may still be
+ *    named by a batch Go took before the delete: its memory is kept until
+ *    the next iocp_wait has applied its batch (never used, only freed).
+ *  - What an overlapped-engine state holds for Go when deleted (an
+ *    accepted SOCKET, a received datagram) is handed back by
+ *    iocp_ovl_delete, never dropped: Go owns it from then on.
  *  - iocp_sock_retire stops a state at once but leaves it Go's: for a
  *    delete made while a wait is blocked, when the batch that wait is
- *    applying may still name the state. C cancels its poll (or operations)
- *    and never polls, reports or issues an operation on the socket for it
- *    again, so Go may close the socket as soon as retire returns; Go's
+ *    applying may still name the state (AFD states; overlapped-engine
+ *    states are deleted at once, iocp_ovl_delete). C cancels its poll and
+ *    never polls or reports it again, so Go may close the socket as soon as retire returns; Go's
  *    delete follows (the next wait's batch) and frees it as above. Between
  *    the two, rearm entries and iocp_sock_rearm on it are no-ops.
  *  - iocp_port_close cancels every pending poll, waits for every completion,
@@ -126,11 +134,11 @@ int iocp_sock_modify(uintptr_t port, uintptr_t sock, uint64_t id,
 int iocp_sock_rearm(uintptr_t port, uintptr_t sock, uint32_t bits);
 /* Cancels any pending poll; the handle is C's from here on. */
 int iocp_sock_delete(uintptr_t port, uintptr_t sock);
-/* Stops the state without freeing it (the ownership rules above): cancels
- * any pending poll (overlapped engine: its receive, accept or connect; with
- * IOCP_REARM_LINGER in bits a send in flight goes on, as for a delete with
- * LINGER), and nothing names the socket from then on. The state stays Go's
- * until it deletes it, with the same LINGER bit. Returns 0. */
+/* Stops an AFD state without freeing it (the ownership rules above):
+ * cancels any pending poll, and no poll names the socket from then on. The
+ * state stays Go's until it deletes it. bits: 0. An overlapped-engine state
+ * is left as it is (Go deletes those at once with iocp_ovl_delete).
+ * Returns 0. */
 int iocp_sock_retire(uintptr_t port, uintptr_t sock, uint32_t bits);
 
 /* Applies the re-arms, then dequeues up to cap completions, waiting at most
@@ -214,6 +222,60 @@ int iocp_ovl_accept(uintptr_t port, uintptr_t sock, uintptr_t *socket_out,
 /* A deferred connect's status: 0 done (or none), WSAEWOULDBLOCK in flight,
  * else its error, forgotten when take is non-zero. */
 int iocp_ovl_connect_status(uintptr_t port, uintptr_t sock, int take);
+
+/* What iocp_ovl_delete hands back to Go. Ownership moves to Go with the
+ * call: socket (not INVALID_SOCKET) is a connection the listener's AcceptEx
+ * accepted (non-blocking, not inherited) and Go's to accept or close; data
+ * (not NULL) is a received datagram of data_len bytes in C memory, Go's to
+ * copy and give back with iocp_ovl_free. addr is the connection's peer or
+ * the datagram's sender (addr_len bytes, 0 when unknown). */
+typedef struct iocp_held {
+	uintptr_t socket;
+	void *data;
+	int32_t data_len;
+	int32_t addr_len;
+	char addr[128];
+	uint32_t flags;	     /* IOCP_HELD_* */
+	int32_t connect_err; /* the deferred connect's error, with FAILED */
+} iocp_held;
+
+/* In iocp_held.flags: */
+/* A send is in flight on the SOCKET (of this state, or of an earlier
+ * state of the SOCKET that still lingers): C keeps the state and lets the
+ * send finish, and Go keeps the SOCKET open until it hands it over with
+ * iocp_ovl_handover (as after IOCP_REARM_LINGER). A later add of the same
+ * SOCKET to this port (IOCP_ADD_BOUND) takes that duty over: the old
+ * state is then C's alone, and only the newest state is handed over. */
+#define IOCP_HELD_LINGER 0x1u
+/* The stream's connect state at the delete: connected; the deferred
+ * connect was in flight and is cancelled (a new add with the connect
+ * address restarts it; if the cancelled one had completed, the restart
+ * reports connected); or it failed (connect_err). */
+#define IOCP_HELD_CONNECTED 0x2u
+#define IOCP_HELD_CONNECT_CANCELLED 0x4u
+#define IOCP_HELD_CONNECT_FAILED 0x8u
+
+/* iocp_sock_delete for an overlapped-engine state, handing back what it
+ * holds (above). flags: IOCP_REARM_LINGER for a lingering close. A
+ * receive or accept that completed as the delete cancelled it is handed
+ * back too when its result is already visible in its OVERLAPPED; one whose
+ * completion the kernel records only later is dropped (its connection
+ * closed, its datagram freed): the cancel won the race for Go, the
+ * connection or datagram arrived just as Deregister ran. Applied at once,
+ * also while a wait is blocked (memory: the rule above). */
+int iocp_ovl_delete(uintptr_t port, uintptr_t sock, uint32_t flags,
+		    iocp_held *held);
+/* The handover of a state deleted with linger (IOCP_REARM_HANDOVER, at
+ * once): C owns the SOCKET and closes it as soon as no send of it is in
+ * flight, at once when none is (a cancelled receive does not delay it:
+ * the peer gets the FIN now). */
+int iocp_ovl_handover(uintptr_t port, uintptr_t sock);
+/* Frees iocp_held.data. */
+void iocp_ovl_free(void *p);
+
+/* Test switch, process-wide: the send after the next `after` sends fails
+ * at once with err, instead of being issued (after < 0: none). */
+void iocp_test_fail_send(int after, int err);
 
 /* Test switches, process-wide. fail_base_query: a positive error makes
  * every base-handle query fail with it (as under a non-IFS LSP); a

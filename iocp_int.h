@@ -41,6 +41,12 @@ struct iocp_port {
 	 * ready: a state made ready meanwhile posts one internal wake. */
 	int blocked;
 	int wake_posted;
+	/* iocp_wait holds the lock (or waits unlocked) after applying its
+	 * batch: no batch Go took before a delete can still name the deleted
+	 * state, so it may be freed at once. Otherwise frees wait on
+	 * ovl_retired for the next iocp_wait's ovl_reap. */
+	int ovl_inside;
+	ovl_sock *ovl_retired;
 };
 
 /* Counted allocations (iocp_live_allocs, iocp_live_bytes); zeroed. */
@@ -60,13 +66,13 @@ int ovl_modify(iocp_port *port, ovl_sock *s, uint64_t id, uint32_t interest);
 void ovl_rearm(iocp_port *port, ovl_sock *s, uint32_t bits);
 /* linger: IOCP_REARM_LINGER (the SOCKET will be handed over). */
 void ovl_delete(iocp_port *port, ovl_sock *s, int linger);
-/* iocp_sock_retire: ovl_delete without the free; the ovl_delete that
- * follows frees. */
-void ovl_retire(iocp_port *port, ovl_sock *s, int linger);
 /* IOCP_REARM_HANDOVER: the SOCKET is C's from now on. */
 void ovl_handover(iocp_port *port, ovl_sock *s);
 /* Handles one dequeued packet whose key is OVL_KEY. */
 void ovl_dispatch(iocp_port *port, const OVERLAPPED_ENTRY *e);
+/* Frees the states retired outside iocp_wait; iocp_wait calls it right
+ * after applying its batch. */
+void ovl_reap(iocp_port *port);
 /* Writes at most cap records of ready states to out; returns how many. */
 int ovl_emit(iocp_port *port, iocp_event *out, int cap);
 /* iocp_port_close: cancel every operation; then, once nothing is owed,

@@ -40,25 +40,35 @@
  *    IFS handles (a non-IFS provider may queue a packet anyway). Without
  *    it, an operation that succeeds at once still queues its packet and is
  *    handled only then: one result, never two.
- *  - deleted: Go let go (iocp_sock_delete). The pending receive, accept or
- *    connect is cancelled (CancelIoEx; its packet comes back with 995, or
- *    676 under Wine); a send in flight is left to finish, so bytes Write
- *    accepted are not dropped by Deregister. The state is freed by whoever
- *    dequeues its last owed packet, or at once when none is owed. After a
- *    plain delete C never issues an operation on the SOCKET nor calls
- *    Winsock on it: Go may close it at any time.
- *  - held: retired (iocp_sock_retire): deleted as above, but Go still names
- *    the state, so it is not freed before Go's delete, which follows.
- *  - lingering close (iocp.h's IOCP_REARM_LINGER / IOCP_REARM_HANDOVER):
- *    Go closes a socket whose send may be in flight. It deletes with
- *    LINGER (await_sock: Go still owns the SOCKET and keeps it open; a
- *    send completing with part of its buffer sent sends the rest), then,
- *    once Go's last use of the SOCKET ended, hands it over (owns_sock: C
- *    owns it). The state is freed, and the SOCKET closed, when it is
- *    handed over and nothing is in flight, so closesocket never aborts a
- *    send; or at iocp_port_close (which cancels the send, and closes the
- *    SOCKET only if it was handed over).
- *
+ *  - deleted: Go let go (iocp_ovl_delete, or iocp_sock_delete / a batch
+ *    delete). The pending receive, accept or connect is cancelled
+ *    (CancelIoEx; its packet comes back with 995, or 676 under Wine); a
+ *    send in flight is left to finish, so bytes Write accepted are not
+ *    dropped by Deregister. What the read side held for Go (an accepted
+ *    socket, a datagram; also one whose operation had completed as it was
+ *    cancelled, when its OVERLAPPED already shows it) goes back to Go with
+ *    iocp_ovl_delete (hand_back), and so does the connect's state.
+ *    The state is freed by whoever dequeues its last owed packet, or at
+ *    once when none is owed; outside iocp_wait, "at once" means after the
+ *    next iocp_wait applied its batch (release_state: that batch may name
+ *    the state). After a delete with no send in flight C never issues an
+ *    operation on the SOCKET nor calls Winsock on it: Go may close it.
+ *  - lingering close (iocp.h's IOCP_REARM_LINGER / IOCP_HELD_LINGER and the
+ *    handover): Go closes a socket whose send may be in flight (also a
+ *    socket Deregistered with a send in flight, closed later). Deleted
+ *    with linger (await_sock: Go still owns the SOCKET and keeps it open;
+ *    a send completing with part of its buffer sent sends the rest), then,
+ *    once Go's last use of the SOCKET ended, handed over (owns_sock: C
+ *    owns it). C closes the SOCKET as soon as it owns it and no send of
+ *    its chain is in flight (maybe_close: at the handover itself when the
+ *    socket is idle, so the peer gets the FIN without a wait), and frees
+ *    the state once its packets are in; or at iocp_port_close (which
+ *    cancels the send, and closes the SOCKET only if it was handed over).
+ *  - chain: a SOCKET registered again while an earlier state of it still
+ *    lingers gets a state whose prior is that one (take_prior); the prior
+ *    is C's alone from then on and never closes the SOCKET, and the newest
+ *    state's close waits for every send of the chain (chain_sending).
+
  * Readiness, edge-triggered like the AFD engine: a direction is reported
  * when its condition (above) holds, it is in the interest and not already
  * reported; reported directions wait for a re-arm (Go hit WSAEWOULDBLOCK:
@@ -88,6 +98,31 @@ __declspec(dllimport) ULONG NTAPI RtlNtStatusToDosError(LONG status);
 
 /* iocp_test_switches' skip_mode: -1 per socket, 0 never, 1 always. */
 volatile LONG ovl_test_skip_mode = -1;
+
+/* iocp_test_fail_send: sends left before the injected failure (-1: none),
+ * and its error. */
+static volatile LONG test_sends_left = -1;
+static volatile LONG test_send_err;
+
+void iocp_test_fail_send(int after, int err)
+{
+	InterlockedExchange(&test_send_err, err);
+	InterlockedExchange(&test_sends_left, after);
+}
+
+/* Whether this send is the one iocp_test_fail_send asked to fail. */
+static int test_send_fails(void)
+{
+	LONG left = test_sends_left;
+
+	while (left >= 0) {
+		if (InterlockedCompareExchange(&test_sends_left, left - 1,
+					       left) == left)
+			return left == 0;
+		left = test_sends_left;
+	}
+	return 0;
+}
 
 typedef enum op_kind {
 	OP_RECV,     /* zero-byte WSARecv */
@@ -122,11 +157,18 @@ struct ovl_sock {
 	unsigned char deleted;
 	unsigned char await_sock; /* deleted with LINGER, not handed over */
 	unsigned char owns_sock;  /* handed over: C closes sock at free */
-	unsigned char held;	  /* retired: deleted, not freed before Go's delete */
 	unsigned char on_ready;
 	unsigned char connecting; /* ConnectEx in flight */
 	unsigned char connected;  /* stream: reads and writes may be issued */
 	unsigned short family;
+	unsigned char sock_closed; /* owns_sock, and C has closed sock */
+	unsigned char retired;	   /* freed at the next wait (release_state) */
+	ovl_sock *retire_next;	   /* port->ovl_retired, when retired */
+	/* Deleted states of the same SOCKET, newest first (heir) to oldest
+	 * (prior): a state deleted while its send was in flight stays as the
+	 * prior of the socket's next state, so that whoever closes the SOCKET
+	 * waits for every send of the chain (chain_sending). */
+	ovl_sock *prior, *heir;
 
 	/* Read side. rd_done: the read side has a result Go has not taken:
 	 * stream, the zero-byte receive completed (until re-armed); listener,
@@ -290,6 +332,10 @@ static uint32_t condition(const ovl_sock *s)
 		if (!s->connecting && !s->wr.pending &&
 		    (s->connected || s->connect_err != 0))
 			c |= IOCP_WRITABLE;
+		/* A failed connect reads as on Linux: readable too (the read
+		 * returns the failure), for a Readable-only registration. */
+		if (s->connect_err != 0)
+			c |= IOCP_READABLE;
 		break;
 	case K_DGRAM:
 		if (!s->wr.pending)
@@ -453,6 +499,10 @@ static issued wr_issue_send(iocp_port *port, ovl_sock *s, int *err_out)
 		buf.len = s->wlen - s->woff;
 		buf.buf = s->wbuf + s->woff;
 		bytes = 0;
+		if (test_send_fails()) {
+			*err_out = (int)test_send_err;
+			return ISSUED_FAILED;
+		}
 		iocp_count_syscall();
 		if (s->kind == K_DGRAM)
 			ok = WSASendTo(s->sock, &buf, 1, &bytes, 0,
@@ -487,6 +537,10 @@ static void wr_complete(iocp_port *port, ovl_sock *s, int err, DWORD bytes)
 
 	if (s->wr.kind == OP_CONNECT) {
 		s->connecting = 0;
+		/* A connect restarted after a cancelled one that had in fact
+		 * completed: connected. */
+		if (err == WSAEISCONN)
+			err = 0;
 		if (err == 0) {
 			iocp_count_syscall();
 			setsockopt(s->sock, SOL_SOCKET,
@@ -495,7 +549,8 @@ static void wr_complete(iocp_port *port, ovl_sock *s, int err, DWORD bytes)
 			s->wr_hints = 0;
 		} else {
 			s->connect_err = err;
-			s->wr_hints = IOCP_ERROR;
+			s->wr_hints = IOCP_ERROR | IOCP_READ_CLOSED |
+				      IOCP_WRITE_CLOSED;
 		}
 		rd_issue(port, s);
 		evaluate(port, s);
@@ -518,6 +573,29 @@ static void wr_complete(iocp_port *port, ovl_sock *s, int err, DWORD bytes)
 
 /* ---- states ---- */
 
+/* A send of s, or of a prior state of its SOCKET, is in flight: closing
+ * the SOCKET now would abort it. */
+static int chain_sending(const ovl_sock *s)
+{
+	for (; s != NULL; s = s->prior)
+		if (s->wr.pending && s->wr.kind == OP_SEND)
+			return 1;
+	return 0;
+}
+
+/* Closes a handed-over SOCKET as soon as no send of its chain is in
+ * flight: a pending receive, accept or connect (cancelled at delete) only
+ * completes with an abort, so the peer gets its FIN now, not at the packet
+ * (the state itself stays until its packets are in). */
+static void maybe_close(ovl_sock *s)
+{
+	if (!s->owns_sock || s->sock_closed || chain_sending(s))
+		return;
+	iocp_count_syscall();
+	closesocket(s->sock);
+	s->sock_closed = 1;
+}
+
 static void state_free(iocp_port *port, ovl_sock *s)
 {
 	ready_unlink(port, s);
@@ -527,13 +605,18 @@ static void state_free(iocp_port *port, ovl_sock *s)
 		port->ovl_socks = s->next;
 	if (s->next != NULL)
 		s->next->prev = s->prev;
+	/* Out of the SOCKET's chain. */
+	if (s->heir != NULL)
+		s->heir->prior = s->prior;
+	if (s->prior != NULL)
+		s->prior->heir = s->heir;
 	if (s->accept_sock != INVALID_SOCKET) {
 		iocp_count_syscall();
 		closesocket(s->accept_sock); /* ours until Go took it */
 	}
-	if (s->owns_sock) {
+	if (s->owns_sock && !s->sock_closed) {
 		iocp_count_syscall();
-		closesocket(s->sock); /* handed over: ours, nothing in flight */
+		closesocket(s->sock); /* handed over: ours (port close) */
 	}
 	if (s->dgram != NULL)
 		iocp_free(s->dgram);
@@ -541,11 +624,170 @@ static void state_free(iocp_port *port, ovl_sock *s)
 	iocp_free(s);
 }
 
+/* Frees a state nobody uses any more. Go may have taken a batch naming it
+ * (a re-arm queued before its delete) that iocp_wait has not applied yet:
+ * outside iocp_wait (port->ovl_inside clear) the memory is kept until the
+ * next iocp_wait has applied its batch (ovl_reap). */
+static void release_state(iocp_port *port, ovl_sock *s)
+{
+	if (port->ovl_inside) {
+		state_free(port, s);
+		return;
+	}
+	if (s->retired)
+		return;
+	ready_unlink(port, s);
+	s->retired = 1;
+	s->retire_next = port->ovl_retired;
+	port->ovl_retired = s;
+}
+
+void ovl_reap(iocp_port *port)
+{
+	ovl_sock *s;
+
+	while ((s = port->ovl_retired) != NULL) {
+		port->ovl_retired = s->retire_next;
+		state_free(port, s);
+	}
+}
+
+/* A deleted state goes once nothing of it is in flight, Go no longer owns
+ * its SOCKET for it (await_sock) and, if C owns that SOCKET, C has closed
+ * it (maybe_close). A prior whose send ended may let its heir close. */
 static void free_if_done(iocp_port *port, ovl_sock *s)
 {
-	if (s->deleted && !s->held && !s->await_sock && !s->rd.pending &&
-	    !s->wr.pending)
-		state_free(port, s);
+	ovl_sock *top;
+
+	if (!s->deleted)
+		return;
+	maybe_close(s); /* its send just ended, say */
+	if (s->rd.pending || s->wr.pending)
+		return;
+	for (top = s; top->heir != NULL; top = top->heir)
+		;
+	if (top != s && top->deleted) {
+		maybe_close(top);
+		if (!top->await_sock && !top->rd.pending && !top->wr.pending &&
+		    (!top->owns_sock || top->sock_closed))
+			release_state(port, top);
+	}
+	if (s->await_sock || (s->owns_sock && !s->sock_closed))
+		return;
+	release_state(port, s);
+}
+
+/* Gives Go what the read side holds (iocp_ovl_delete): the accepted
+ * socket or the datagram, completed and not yet taken. A receive or accept
+ * in flight was just cancelled; if it had completed already (its packet
+ * not dequeued yet), its result is taken too: the kernel is done with it. */
+static void hand_back(ovl_sock *s, iocp_held *held)
+{
+	ULONG_PTR status;
+	int len;
+
+	if (s->rd.pending && s->kind != K_STREAM) {
+		status = *(volatile ULONG_PTR *)&s->rd.ov.Internal;
+		if (status == (ULONG_PTR)STATUS_PENDING || status_error(status))
+			return;
+		/* Completed successfully: as if dequeued, without the event. */
+		s->rd_bytes = (DWORD)s->rd.ov.InternalHigh;
+		if (s->kind == K_LISTENER) {
+			iocp_count_syscall();
+			setsockopt(s->accept_sock, SOL_SOCKET,
+				   SO_UPDATE_ACCEPT_CONTEXT, (char *)&s->sock,
+				   sizeof s->sock);
+		}
+	} else if (!s->rd_done || s->rd_err != 0) {
+		return;
+	}
+	len = (int)sizeof held->addr;
+	if (s->kind == K_LISTENER && s->accept_sock != INVALID_SOCKET) {
+		held->socket = (uintptr_t)s->accept_sock; /* Go's now */
+		s->accept_sock = INVALID_SOCKET;
+		set_nonblocking((SOCKET)held->socket);
+		iocp_count_syscall();
+		if (getpeername((SOCKET)held->socket,
+				(struct sockaddr *)held->addr, &len) != 0)
+			len = 0;
+		held->addr_len = len;
+	} else if (s->kind == K_DGRAM && s->dgram != NULL) {
+		held->data = s->dgram; /* Go's now: iocp_ovl_free */
+		held->data_len = (int32_t)(s->rd_bytes < DGRAM_MAX ? s->rd_bytes
+								   : DGRAM_MAX);
+		s->dgram = NULL;
+		held->addr_len = s->raddr_len < len ? s->raddr_len : len;
+		memcpy(held->addr, &s->raddr, (size_t)held->addr_len);
+	}
+	s->rd_done = 0;
+}
+
+/* iocp_ovl_delete's work, under the lock; held may be NULL (its contents
+ * are then dropped, as iocp_sock_delete does). */
+static void delete_state(iocp_port *port, ovl_sock *s, int linger,
+			 iocp_held *held)
+{
+	s->deleted = 1;
+	s->ready = 0;
+	ready_unlink(port, s);
+	cancel_op(s, &s->rd);
+	if (s->wr.kind == OP_CONNECT)
+		cancel_op(s, &s->wr);
+	if (held != NULL) {
+		hand_back(s, held);
+		if (s->connecting)
+			held->flags |= IOCP_HELD_CONNECT_CANCELLED;
+		else if (s->connect_err != 0)
+			held->flags |= IOCP_HELD_CONNECT_FAILED;
+		else if (s->connected)
+			held->flags |= IOCP_HELD_CONNECTED;
+		held->connect_err = s->connect_err;
+	}
+	/* Go keeps the SOCKET open for a send in flight (of this state or a
+	 * prior one): it hands the SOCKET over at its close. Only callers of
+	 * iocp_ovl_delete learn that (IOCP_HELD_LINGER); for iocp_sock_delete
+	 * the SOCKET is Go's to close at any time, as before. */
+	s->await_sock = linger || (held != NULL && chain_sending(s));
+	if (held != NULL && s->await_sock)
+		held->flags |= IOCP_HELD_LINGER;
+	free_if_done(port, s);
+}
+
+void ovl_delete(iocp_port *port, ovl_sock *s, int linger)
+{
+	delete_state(port, s, linger, NULL);
+}
+
+void ovl_handover(iocp_port *port, ovl_sock *s)
+{
+	if (s->engine != IOCP_ENGINE_OVERLAPPED || !s->deleted ||
+	    !s->await_sock)
+		return; /* not a lingering state: Go's misuse, ignored */
+	s->await_sock = 0;
+	s->owns_sock = 1;
+	maybe_close(s);
+	free_if_done(port, s);
+}
+
+/* A SOCKET registered again while a deleted state of it still lingers
+ * (deleted with a send in flight, Go keeping the SOCKET open for it): the
+ * new state becomes its heir, and the old one is released (C frees it once
+ * its send is done; Go forgets it). Whoever closes the SOCKET waits for the
+ * chain's sends. */
+static void take_prior(iocp_port *port, ovl_sock *s)
+{
+	ovl_sock *p;
+
+	for (p = port->ovl_socks; p != NULL; p = p->next) {
+		if (p->deleted && p->await_sock && !p->owns_sock &&
+		    p->heir == NULL && p->sock == s->sock) {
+			p->await_sock = 0;
+			p->heir = s;
+			s->prior = p;
+			free_if_done(port, p);
+			return;
+		}
+	}
 }
 
 int ovl_add(iocp_port *port, SOCKET sock, uint64_t id, uint32_t interest,
@@ -644,6 +886,8 @@ int ovl_add(iocp_port *port, SOCKET sock, uint64_t id, uint32_t interest,
 	*engine_out = IOCP_ENGINE_OVERLAPPED | (skip ? IOCP_ENGINE_SKIP : 0);
 
 	AcquireSRWLockExclusive(&port->lock);
+	if (flags & IOCP_ADD_BOUND)
+		take_prior(port, s);
 	s->next = port->ovl_socks;
 	if (port->ovl_socks != NULL)
 		port->ovl_socks->prev = s;
@@ -704,42 +948,6 @@ void ovl_rearm(iocp_port *port, ovl_sock *s, uint32_t bits)
 	evaluate(port, s);
 }
 
-/* Stops s for good: what iocp_sock_delete and iocp_sock_retire share. */
-static void ovl_stop(iocp_port *port, ovl_sock *s, int linger)
-{
-	s->deleted = 1;
-	s->await_sock = linger != 0;
-	s->ready = 0;
-	ready_unlink(port, s);
-	cancel_op(s, &s->rd);
-	if (s->wr.kind == OP_CONNECT)
-		cancel_op(s, &s->wr);
-}
-
-void ovl_delete(iocp_port *port, ovl_sock *s, int linger)
-{
-	if (!s->held)
-		ovl_stop(port, s, linger);
-	s->held = 0;
-	free_if_done(port, s);
-}
-
-void ovl_retire(iocp_port *port, ovl_sock *s, int linger)
-{
-	ovl_stop(port, s, linger);
-	s->held = 1;
-}
-
-void ovl_handover(iocp_port *port, ovl_sock *s)
-{
-	if (s->engine != IOCP_ENGINE_OVERLAPPED || !s->deleted ||
-	    !s->await_sock)
-		return; /* not a lingering state: Go's misuse, ignored */
-	s->await_sock = 0;
-	s->owns_sock = 1;
-	free_if_done(port, s);
-}
-
 void ovl_dispatch(iocp_port *port, const OVERLAPPED_ENTRY *e)
 {
 	ovl_op *op = container_of(e->lpOverlapped, ovl_op, ov);
@@ -752,9 +960,12 @@ void ovl_dispatch(iocp_port *port, const OVERLAPPED_ENTRY *e)
 	port->in_flight--;
 	err = status_error(op->ov.Internal);
 	if (s->deleted) {
-		/* Lingering (the SOCKET is open: Go's or ours): a stream send
-		 * that went in part sends the rest before the close. */
-		if ((s->await_sock || s->owns_sock) && op == &s->wr &&
+		/* Lingering (the SOCKET is open: Go's, ours, or kept open by
+		 * the heir's chain_sending): a stream send that went in part
+		 * sends the rest before the close. */
+		if (!s->sock_closed &&
+		    (s->await_sock || s->owns_sock || s->heir != NULL) &&
+		    op == &s->wr &&
 		    s->wr.kind == OP_SEND && err == 0 && s->kind == K_STREAM &&
 		    e->dwNumberOfBytesTransferred < s->wlen - s->woff) {
 			s->woff += e->dwNumberOfBytesTransferred;
@@ -794,6 +1005,7 @@ void ovl_free_all(iocp_port *port)
 {
 	while (port->ovl_socks != NULL)
 		state_free(port, port->ovl_socks);
+	port->ovl_retired = NULL;
 }
 
 /* ---- the data path ---- */
@@ -869,8 +1081,12 @@ int iocp_ovl_send(uintptr_t port_handle, uintptr_t sock, const void *buf,
 		wr_free_buffer(s);
 	/* Go sees WSAEWOULDBLOCK (or a short count): the next completion of
 	 * the write side is reported. */
-	if (n < len && (err == 0 || err == WSAEWOULDBLOCK))
+	if (n < len && (err == 0 || err == WSAEWOULDBLOCK)) {
 		s->reported &= ~IOCP_WRITABLE;
+		/* A send that failed at once after others were accepted left
+		 * nothing in flight: the write side is reportable now. */
+		evaluate(port, s);
+	}
 	ReleaseSRWLockExclusive(&port->lock);
 	*n_out = n;
 	return err;
@@ -992,4 +1208,38 @@ int iocp_ovl_connect_status(uintptr_t port_handle, uintptr_t sock, int take)
 	}
 	ReleaseSRWLockExclusive(&port->lock);
 	return err;
+}
+
+int iocp_ovl_delete(uintptr_t port_handle, uintptr_t sock, uint32_t flags,
+		    iocp_held *held)
+{
+	iocp_port *port = (iocp_port *)port_handle;
+
+	memset(held, 0, sizeof *held);
+	held->socket = (uintptr_t)INVALID_SOCKET;
+	if (ENGINE_OF(sock) != IOCP_ENGINE_OVERLAPPED)
+		return ERROR_INVALID_PARAMETER;
+	AcquireSRWLockExclusive(&port->lock);
+	delete_state(port, (ovl_sock *)sock, (flags & IOCP_REARM_LINGER) != 0,
+		     held);
+	ReleaseSRWLockExclusive(&port->lock);
+	return 0;
+}
+
+int iocp_ovl_handover(uintptr_t port_handle, uintptr_t sock)
+{
+	iocp_port *port = (iocp_port *)port_handle;
+
+	if (ENGINE_OF(sock) != IOCP_ENGINE_OVERLAPPED)
+		return ERROR_INVALID_PARAMETER;
+	AcquireSRWLockExclusive(&port->lock);
+	ovl_handover(port, (ovl_sock *)sock);
+	ReleaseSRWLockExclusive(&port->lock);
+	return 0;
+}
+
+void iocp_ovl_free(void *p)
+{
+	if (p != NULL)
+		iocp_free(p);
 }

@@ -32,6 +32,12 @@
 //     system calls are retried with the time left.
 //   - A batch never exceeds [Events.Cap]; all ready sources are eventually
 //     reported across batches.
+//   - Raw sources ([RawFD], [RawSocket]) are read and written by the
+//     caller's own calls, which this package does not see: after such a call
+//     returns would-block (EAGAIN, WSAEWOULDBLOCK), call [Registry.Rearm]
+//     with its directions, or the next edge may never come (on Windows it
+//     does not). Portable code calls it on every OS; where the kernel
+//     re-arms by itself (epoll, kqueue) it costs no system call.
 //   - Once Deregister has returned, the source yields no event. Closing one of
 //     this package's sockets deregisters it. A [RawFD] must be deregistered
 //     before its descriptor is closed.
@@ -151,27 +157,45 @@ type Events struct {
 	sys  sysEvents // the OS's own event buffer, sized like list
 }
 
+// maxEventsCap is the most events one Events holds: NewEvents lowers a
+// larger capacity to it.
+const maxEventsCap = 1 << 20
+
 // NewEvents returns an Events that holds at most capacity events per Wait.
 // A capacity below 1 gives an Events that Wait rejects with ErrInvalidEvents.
+// A capacity above 1<<20 (1,048,576) is lowered to it: Cap reports the
+// capacity kept, and the contract still reports every ready source across
+// batches.
 func NewEvents(capacity int) *Events {
-	if capacity < 0 {
-		capacity = 0
-	}
+	capacity = max(0, min(capacity, maxEventsCap))
 	return &Events{list: make([]Event, capacity), sys: newSysEvents(capacity)}
 }
 
-// Len returns the number of events of the last Wait.
-func (e *Events) Len() int { return e.n }
+// Len returns the number of events of the last Wait; 0 for a nil Events.
+func (e *Events) Len() int {
+	if e == nil {
+		return 0
+	}
+	return e.n
+}
 
-// Cap returns the most events one Wait can return.
-func (e *Events) Cap() int { return len(e.list) }
+// Cap returns the most events one Wait can return; 0 for a nil Events.
+func (e *Events) Cap() int {
+	if e == nil {
+		return 0
+	}
+	return len(e.list)
+}
 
 // At returns the i-th event of the last Wait; it panics unless 0 <= i < Len().
 func (e *Events) At(i int) Event { return e.list[:e.n][i] }
 
-// All iterates over the events of the last Wait.
+// All iterates over the events of the last Wait; none for a nil Events.
 func (e *Events) All() iter.Seq[Event] {
 	return func(yield func(Event) bool) {
+		if e == nil {
+			return
+		}
 		for _, ev := range e.list[:e.n] {
 			if !yield(ev) {
 				return
@@ -277,6 +301,9 @@ func (p *Poll) opened() bool { return p != nil && p.registry.p == p }
 // the contract.
 func (p *Poll) Wait(events *Events, timeout time.Duration) error {
 	if events == nil || len(events.list) == 0 {
+		if !p.opened() || p.isClosed() {
+			return errClosed // a closed Poll outranks a bad argument
+		}
 		return ErrInvalidEvents
 	}
 	events.n = 0
@@ -331,6 +358,9 @@ func (p *Poll) waitLoop(events *Events, timeout time.Duration) error {
 		if err != nil {
 			return err
 		}
+		if afterOSWait != nil {
+			afterOSWait(n)
+		}
 		p.registry.translate(events, n)
 		if events.n > 0 || timeout == 0 || p.isClosed() {
 			return nil
@@ -350,6 +380,10 @@ func (p *Poll) isClosed() bool {
 	defer p.mu.Unlock()
 	return p.closed
 }
+
+// afterOSWait, when a test sets it, runs between an OS wait that returned
+// n records and their translation into events.
+var afterOSWait func(n int)
 
 // maxWaitMillis bounds one OS wait; longer timeouts loop.
 const maxWaitMillis = 1 << 30
@@ -387,11 +421,15 @@ func (p *Poll) Close() error {
 	waiting := p.waiting
 	p.mu.Unlock()
 
-	p.registry.close()
+	// The registry refuses new registrations at once, but keeps its tables
+	// until the blocked Wait has returned: that Wait still translates the
+	// records dequeued together with the wake.
+	p.registry.refuse()
 	if waiting {
 		p.sys.wake()
 		<-p.waitExited
 	}
+	p.registry.close()
 	return p.sys.close()
 }
 
@@ -432,10 +470,12 @@ func (r *Registry) Register(src Source, token Token, interest Interest) error {
 			return err
 		}
 		r.byHandle[h] = reg
-		if !s.attach(reg) {
-			// Closed meanwhile: its Close may have missed this registration.
+		if err := s.attach(reg); err != nil {
+			// Closed meanwhile (its Close may have missed this
+			// registration), or registered by another registry since
+			// checkFree: undo ours, OS side included.
 			r.removeLocked(reg)
-			return errClosed
+			return err
 		}
 		return nil
 	})
@@ -462,6 +502,28 @@ func (r *Registry) Reregister(src Source, token Token, interest Interest) error 
 	})
 }
 
+// Rearm tells the Poll that the caller's own I/O on a raw source ([RawFD],
+// [RawSocket]) returned would-block (EAGAIN, WSAEWOULDBLOCK) in the
+// directions of interest, so that the next readiness in them is reported.
+// This package's sockets do it by themselves. Portable code calls Rearm on
+// every OS: on Windows it queues the re-arm for the next Wait, which applies
+// it without an extra system call; epoll and kqueue report the next edge by
+// themselves, so there it only checks its arguments. It returns the errors
+// of Reregister, checked in the same order.
+func (r *Registry) Rearm(src Source, interest Interest) error {
+	if err := r.checkInterest(interest); err != nil {
+		return err
+	}
+	return r.locked(src, func(h uintptr, s *socket) error {
+		reg, err := r.lookupLocked(h, s)
+		if err != nil {
+			return err
+		}
+		r.p.sys.rearmSource(reg, interest)
+		return nil
+	})
+}
+
 // Deregister stops events for src. Once it returns, no Wait reports src.
 func (r *Registry) Deregister(src Source) error {
 	return r.locked(src, func(h uintptr, s *socket) error {
@@ -474,9 +536,9 @@ func (r *Registry) Deregister(src Source) error {
 }
 
 // locked runs f under the registry lock with src's handle and socket, the
-// socket held open meanwhile.
+// socket held open meanwhile. A closed registry outranks a bad source.
 func (r *Registry) locked(src Source, f func(h uintptr, s *socket) error) error {
-	if !r.opened() {
+	if !r.opened() || r.isClosed() {
 		return errClosed
 	}
 	h, s, err := sourceOf(src)
@@ -490,12 +552,19 @@ func (r *Registry) locked(src Source, f func(h uintptr, s *socket) error) error 
 }
 
 // checkInterest is the check Register and Reregister make first: a closed
-// registry, then the interest.
+// registry outranks a bad interest (as in wepoll: EBADF before EINVAL).
 func (r *Registry) checkInterest(interest Interest) error {
-	if !r.opened() {
+	if !r.opened() || r.isClosed() {
 		return errClosed
 	}
 	return validInterest(interest)
+}
+
+// isClosed reports whether the registry refuses calls (its Poll is closed).
+func (r *Registry) isClosed() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.closed
 }
 
 // opened reports whether r belongs to a Poll made by New.
@@ -526,11 +595,13 @@ func (r *Registry) removeLocked(reg *registration) error {
 }
 
 // deregisterSocket is called by a socket's Close while the descriptor is
-// still open.
+// still open. It also runs while the Poll is closing, for as long as the
+// tables are kept (see Poll.Close), so that the closing Wait reports
+// nothing for a socket whose Close has returned.
 func (r *Registry) deregisterSocket(reg *registration) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if !r.closed && r.byHandle[reg.handle] == reg {
+	if r.byHandle[reg.handle] == reg {
 		r.removeLocked(reg)
 	}
 }
@@ -634,6 +705,14 @@ func (r *Registry) deliverWakesLocked(events *Events) {
 	}
 }
 
+// refuse makes the registry refuse every call from now on; the
+// registrations stay until close.
+func (r *Registry) refuse() {
+	r.mu.Lock()
+	r.closed = true
+	r.mu.Unlock()
+}
+
 // close drops every registration (the sockets stay open) and refuses new
 // ones.
 func (r *Registry) close() {
@@ -677,10 +756,11 @@ type Waker struct {
 }
 
 // NewWaker returns a Waker whose Wake makes r's Poll report an event with
-// token. Many Wakers may share a Poll.
+// token. Many Wakers may share a Poll. A closed Registry (also a nil or zero
+// one) gives net.ErrClosed.
 func NewWaker(r *Registry, token Token) (*Waker, error) {
-	if r == nil || r.p == nil {
-		return nil, ErrNilSource
+	if !r.opened() {
+		return nil, errClosed
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -708,5 +788,15 @@ func (w *Waker) Wake() error {
 	if w.pending.Swap(true) {
 		return nil // an earlier Wake is still to be reported
 	}
-	return p.sys.wake()
+	if err := wakeOS(p); err != nil {
+		// Nothing will report this Wake: let the next one try again.
+		w.pending.Store(false)
+		return err
+	}
+	return nil
 }
+
+// wakeOS makes the OS wake of Waker.Wake; tests make it fail.
+var wakeOS = sysWake
+
+func sysWake(p *Poll) error { return p.sys.wake() }

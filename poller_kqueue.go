@@ -17,7 +17,13 @@ const sysKeyIsHandle = true
 type sysPoll struct {
 	kq int
 	wk kqueueWake
+	np sysNetpoll // the netpoll wait mode (poller_unix_netpoll.go)
 }
+
+// maxOSBatch is the most records one kevent call is given (its count is a
+// C int); what is ready beyond it is reported by the next waits. Tests
+// lower it.
+var maxOSBatch = 1<<31 - 1
 
 type sysEvents []syscall.Kevent_t
 
@@ -34,6 +40,7 @@ func (s *sysPoll) open() error {
 		syscall.Close(kq)
 		return err
 	}
+	s.openNetpoll(kq)
 	return nil
 }
 
@@ -73,18 +80,26 @@ func (s *sysPoll) add(r *registration) error    { return s.set(r, r.interest) }
 func (s *sysPoll) modify(r *registration) error { return s.set(r, r.interest) }
 func (s *sysPoll) remove(r *registration) error { return s.set(r, 0) }
 
+// rearmSource is Registry.Rearm's re-arm: nothing to do, the kernel
+// reports the next edge by itself.
+func (s *sysPoll) rearmSource(r *registration, interest Interest) {}
+
 func (s *sysPoll) beginWait() {}
 func (s *sysPoll) endWait()   {}
 
 // wait blocks in kevent for at most ms milliseconds (-1: no limit); EINTR
-// counts as an empty batch.
+// counts as an empty batch. In the netpoll mode a wait that may block parks
+// on the runtime instead.
 func (s *sysPoll) wait(ev *Events, ms int) (int, error) {
+	if ms != 0 && s.parks() {
+		return s.netpollWait(ev, ms)
+	}
 	var ts *syscall.Timespec
 	if ms >= 0 {
 		t := syscall.NsecToTimespec(int64(ms) * int64(time.Millisecond))
 		ts = &t
 	}
-	n, err := syscall.Kevent(s.kq, nil, ev.sys, ts)
+	n, err := syscall.Kevent(s.kq, nil, ev.sys[:min(len(ev.sys), maxOSBatch)], ts)
 	if err == syscall.EINTR {
 		return 0, nil
 	}
@@ -123,7 +138,7 @@ func (s *sysPoll) drainWake()  { s.wk.drain() }
 
 func (s *sysPoll) close() error {
 	s.wk.close()
-	if err := syscall.Close(s.kq); err != nil {
+	if err := s.closePollFD(s.kq); err != nil {
 		return os.NewSyscallError("close", err)
 	}
 	return nil

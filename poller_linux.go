@@ -17,7 +17,16 @@ const epollET = 1 << 31
 type sysPoll struct {
 	epfd    int
 	eventfd int
+	np      sysNetpoll // the netpoll wait mode (poller_unix_netpoll.go)
 }
+
+// epollMaxEvents is the most records one epoll_wait takes: the kernel
+// refuses (EINVAL) more than INT_MAX / sizeof(struct epoll_event).
+const epollMaxEvents = (1<<31 - 1) / 12
+
+// maxOSBatch is the most records one OS wait is given; what is ready
+// beyond it is reported by the next waits. Tests lower it.
+var maxOSBatch = epollMaxEvents
 
 type sysEvents []syscall.EpollEvent
 
@@ -39,6 +48,10 @@ func (s *sysPoll) at(events *Events, i int) (key uint64, flags uint8, wake bool)
 	return id, epollFlags(ev.Events), id == 0
 }
 
+// epollFlags maps epoll's bits to an Event's. A refused connect comes as
+// EPOLLIN|EPOLLOUT|EPOLLRDHUP|EPOLLHUP|EPOLLERR: readable, writable, both
+// sides closed and error, what the Windows cores report for it too
+// (TestConnectRefusedReadWrite).
 func epollFlags(ev uint32) uint8 {
 	var f uint8
 	if ev&(syscall.EPOLLIN|syscall.EPOLLPRI|syscall.EPOLLRDHUP) != 0 {
@@ -76,6 +89,7 @@ func (s *sysPoll) open() error {
 		s.close()
 		return os.NewSyscallError("epoll_ctl", err)
 	}
+	s.openNetpoll(epfd)
 	return nil
 }
 
@@ -109,13 +123,21 @@ func (s *sysPoll) remove(r *registration) error {
 	return nil
 }
 
+// rearmSource is Registry.Rearm's re-arm: nothing to do, the kernel
+// reports the next edge by itself.
+func (s *sysPoll) rearmSource(r *registration, interest Interest) {}
+
 func (s *sysPoll) beginWait() {}
 func (s *sysPoll) endWait()   {}
 
 // wait blocks in epoll_wait for at most ms milliseconds (-1: no limit).
 // EINTR counts as an empty batch: the caller retries with the time left.
+// In the netpoll mode a wait that may block parks on the runtime instead.
 func (s *sysPoll) wait(ev *Events, ms int) (int, error) {
-	n, err := syscall.EpollWait(s.epfd, ev.sys, ms)
+	if ms != 0 && s.parks() {
+		return s.netpollWait(ev, ms)
+	}
+	n, err := epollWait(s.epfd, ev.sys[:min(len(ev.sys), maxOSBatch)], ms)
 	if err == syscall.EINTR {
 		return 0, nil
 	}
@@ -142,7 +164,7 @@ func (s *sysPoll) drainWake() {
 
 func (s *sysPoll) close() error {
 	syscall.Close(s.eventfd)
-	if err := syscall.Close(s.epfd); err != nil {
+	if err := s.closePollFD(s.epfd); err != nil {
 		return os.NewSyscallError("close", err)
 	}
 	return nil

@@ -42,6 +42,24 @@ func withSwitches(t testing.TB, failBaseQuery syscall.Errno, skipMode int) {
 	t.Cleanup(func() { setTestSwitches(0, -1) })
 }
 
+// ForEachSkipMode runs f as two subtests, skip-on-success off and on, when
+// the overlapped engine is forced (POLLER_WINDOWS_ENGINE=overlapped or
+// withOverlapped); otherwise once. Exported for example_test.go.
+func ForEachSkipMode(t *testing.T, f func(t *testing.T)) {
+	t.Helper()
+	if !overlappedForced() {
+		f(t)
+		return
+	}
+	for _, mode := range []int{0, 1} {
+		name := map[int]string{0: "skip=off", 1: "skip=on"}[mode]
+		t.Run(name, func(t *testing.T) {
+			withSwitches(t, 0, mode)
+			f(t)
+		})
+	}
+}
+
 // engineOf is the engine of the socket's registration.
 func engineOf(t testing.TB, s *socket) uint8 {
 	t.Helper()
@@ -957,6 +975,117 @@ func TestOverlappedCloseLosesNothing(t *testing.T) {
 			t.Fatalf("peer read %d bytes, want EOF", n)
 		} else if ne, ok := err.(net.Error); ok && ne.Timeout() {
 			t.Fatal("the handle was never closed")
+		}
+	})
+}
+
+// fullListener returns the address of a listener (backlog 1) whose accept
+// queue is full: a new connect to it stays pending (its SYNs dropped).
+func fullListener(t *testing.T) string {
+	t.Helper()
+	h, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM, syscall.IPPROTO_TCP)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { syscall.Closesocket(h) })
+	if err := syscall.Bind(h, &syscall.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Listen(h, 1); err != nil {
+		t.Fatal(err)
+	}
+	sa, err := syscall.Getsockname(h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := fmt.Sprintf("127.0.0.1:%d", sa.(*syscall.SockaddrInet4).Port)
+	for i := 0; ; i++ {
+		if i == 16 {
+			t.Fatal("the listener's queue never filled")
+		}
+		c, err := net.DialTimeout("tcp4", addr, 500*time.Millisecond)
+		if err != nil {
+			return addr // timed out: the queue is full
+		}
+		t.Cleanup(func() { c.Close() })
+	}
+}
+
+// Deregister while the deferred connect (ConnectEx) is in flight, then
+// Register again: the stream must not report a connect that did not
+// happen. Every Writable after the re-Register either comes with TakeError
+// reporting a failure, or the stream really is connected.
+func TestOverlappedReregisterDuringConnect(t *testing.T) {
+	withOverlapped(t)
+	ForEachSkipMode(t, func(t *testing.T) {
+		addr := fullListener(t)
+		p := newPoll(t)
+		events := NewEvents(8)
+		s, err := DialTCP("tcp4", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		r := p.Registry()
+		if err := r.Register(s, 1, Writable); err != nil {
+			t.Fatal(err)
+		}
+		expectQuiet(t, p, events, 1) // the connect is pending
+		if err := r.Deregister(s); err != nil {
+			t.Fatal(err)
+		}
+		if err := r.Register(s, 1, Writable); err != nil {
+			t.Fatal(err)
+		}
+		deadline := time.Now().Add(2 * time.Second)
+		for time.Now().Before(deadline) {
+			if err := p.Wait(events, time.Until(deadline)); err != nil {
+				t.Fatal(err)
+			}
+			for ev := range events.All() {
+				if ev.Token() != 1 || !ev.IsWritable() {
+					continue
+				}
+				terr := s.TakeError()
+				_, perr := syscall.Getpeername(syscall.Handle(s.sock.fd))
+				if terr == nil && perr != nil {
+					t.Fatalf("Writable (%v) with TakeError nil, yet not connected (getpeername: %v)", ev, perr)
+				}
+				t.Logf("Writable %v: TakeError %v, getpeername %v", ev, terr, perr)
+				return
+			}
+		}
+		t.Log("no Writable: the restarted connect is pending")
+	})
+}
+
+// A send that fails at once partway through a large Write (the second of
+// its 64 KiB sends, injected) returns the accepted count with
+// ErrWouldBlock; a Writable must follow, and the next Write reports the
+// failure.
+func TestOverlappedShortWriteFailureIsReported(t *testing.T) {
+	withOverlapped(t)
+	ForEachSkipMode(t, func(t *testing.T) {
+		p := newPoll(t)
+		events := NewEvents(8)
+		s, peer := streamPair(t)
+		if err := p.Registry().Register(s, 1, Writable); err != nil {
+			t.Fatal(err)
+		}
+		awaitPeer(t, peer)
+		waitEvent(t, p, events, 1, writable)
+		setTestFailSend(1, wsaEConnReset)
+		t.Cleanup(func() { setTestFailSend(-1, 0) })
+		b := make([]byte, 200<<10)
+		n, err := s.Write(b)
+		t.Logf("Write = %d, %v", n, err)
+		for errors.Is(err, ErrWouldBlock) {
+			b = b[n:]
+			waitEvent(t, p, events, 1, writable) // never came before the fix
+			n, err = s.Write(b)
+		}
+		if !errors.Is(err, syscall.ECONNRESET) {
+			t.Fatalf("Write = %d, %v, want the injected ECONNRESET", n, err)
 		}
 	})
 }

@@ -8,7 +8,10 @@ import (
 
 // RawFD returns a Source for a descriptor the caller owns: a pipe, a tty, a
 // socket from package net (through SyscallConn), and so on. The caller keeps
-// it non-blocking, and deregisters it before closing it.
+// it non-blocking, and deregisters it before closing it. After the caller's
+// own read or write on it returns EAGAIN, it calls [Registry.Rearm] for that
+// direction: epoll and kqueue need it not, but portable code (and Windows'
+// RawSocket) does.
 func RawFD(fd int) Source { return rawFD(fd) }
 
 type rawFD int

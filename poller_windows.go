@@ -23,10 +23,10 @@ type core interface {
 	modify(state uintptr, id uint64, interest uint32) error
 	rearm(state uintptr, bits uint32) error
 	remove(state uintptr) error
-	// retire stops a state at once without freeing it (iocp_sock_retire):
-	// no poll names its socket afterwards. bits may hold rearmLinger. The
-	// state stays Go's until a remove (or a rearmDelete entry) frees it.
-	retire(state uintptr, bits uint32) error
+	// retire stops an AFD state at once without freeing it
+	// (iocp_sock_retire): no poll names its socket afterwards. The state
+	// stays Go's until a remove (or a rearmDelete entry) frees it.
+	retire(state uintptr) error
 	// wait applies rearms, then fills out with at most len(out) records.
 	wait(rearms []coreRearm, out []rawEvent, timeoutMs uint32) (int, error)
 	wake(id uint64) error
@@ -60,6 +60,11 @@ const (
 )
 
 const infinite = 0xFFFFFFFF
+
+// maxOSBatch is the most records one core wait is given (its count is a C
+// int, and a ULONG for the OS); what is ready beyond it stays queued for
+// the next waits. Tests lower it.
+var maxOSBatch = 1<<31 - 1
 
 type sysEvents []rawEvent
 
@@ -101,6 +106,9 @@ type sysPoll struct {
 	coreGone        bool             // core.close returned: closed sockets are Go's to close
 	goClose         []uintptr        // handed-over sockets the core never got: closed after core.close
 	rawBound        map[uintptr]bool // raw handles bound: skip-on-success
+
+	// Overlapped-engine registrations, for the hand-back at close.
+	ovlRegs map[*registration]struct{}
 }
 
 func (s *sysPoll) open() error {
@@ -148,6 +156,9 @@ func (s *sysPoll) remove(r *registration) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	r.sys.live = false
+	if r.sys.engine == engineOverlapped && s.ec != nil {
+		return s.removeOverlappedLocked(r) // at once, never deferred
+	}
 	bits := uint32(rearmDelete)
 	linger := r.sys.engine == engineOverlapped && r.owner != nil && r.owner.closed()
 	if linger {
@@ -159,7 +170,7 @@ func (s *sysPoll) remove(r *registration) error {
 	if s.inWait {
 		// Stopped now: the caller may close the socket (and the system
 		// reuse its number) as soon as this returns.
-		if err := s.core.retire(r.sys.state, bits&rearmLinger); err != nil {
+		if err := s.core.retire(r.sys.state); err != nil {
 			return sysError("deregister", err)
 		}
 		s.deletes = append(s.deletes, deferred{state: r.sys.state, bits: bits})
@@ -177,11 +188,11 @@ func (s *sysPoll) remove(r *registration) error {
 	return nil
 }
 
-// handover gives fd, the socket of a state deleted with rearmLinger, to the
-// core at the socket's final release (engine_windows.go's ownership rule).
-// While a wait runs, or a delete waits for the next wait, it waits too,
-// behind that delete. Once the Poll is closed the core has freed (or is
-// freeing) the state without closing fd: Go closes it, after core.close.
+// handover gives fd, the socket of a state deleted with linger, to the
+// core at the socket's final release (engine_windows.go's ownership rule),
+// at once: overlapped-engine deletes are never deferred. Once the Poll is
+// closed the core has freed (or is freeing) the state without closing fd:
+// Go closes it, after core.close.
 func (s *sysPoll) handover(state, fd uintptr) {
 	s.mu.Lock()
 	switch {
@@ -191,10 +202,10 @@ func (s *sysPoll) handover(state, fd uintptr) {
 		return
 	case s.closed:
 		s.goClose = append(s.goClose, fd)
-	case s.inWait || len(s.deletes) > 0:
-		s.deletes = append(s.deletes, deferred{state: state, bits: rearmHandover, fd: fd})
 	default:
-		s.core.rearm(state, rearmHandover)
+		// Overlapped-engine deletes are never deferred
+		// (removeOverlappedLocked), so neither is their handover.
+		s.ec.handover(state)
 	}
 	s.mu.Unlock()
 }
@@ -213,6 +224,12 @@ func (s *sysPoll) rearm(r *registration, bits uint32) {
 		}
 		r.sys.queued |= bits
 	}
+}
+
+// rearmSource is Registry.Rearm's re-arm: the caller's own I/O on a raw
+// socket hit WSAEWOULDBLOCK, which no socket.wouldBlock saw.
+func (s *sysPoll) rearmSource(r *registration, interest Interest) {
+	s.rearm(r, uint32(interest))
 }
 
 // takeBatchLocked moves the queues into the batch for the core: re-arms of
@@ -254,7 +271,7 @@ func (s *sysPoll) wait(ev *Events, ms int) (int, error) {
 	if ms >= 0 {
 		timeout = uint32(ms)
 	}
-	n, err := s.core.wait(batch, ev.sys, timeout)
+	n, err := s.core.wait(batch, ev.sys[:min(len(ev.sys), maxOSBatch)], timeout)
 	if err != nil {
 		return 0, sysError("wait", err)
 	}
@@ -289,6 +306,7 @@ func (s *sysPoll) close() error {
 		}
 	}
 	s.rearms, s.deletes, s.batch = nil, nil, nil
+	s.handBackAllLocked()
 	s.closed = true // engine calls in flight hold mu: none runs from here on
 	s.mu.Unlock()
 	err := s.core.close()
@@ -318,8 +336,11 @@ func (s *socket) wouldBlock(flags uint32) {
 // RawSocket returns a Source for a socket the caller owns, for example one
 // of package net reached through SyscallConn: AFD polling never binds the
 // socket to our port, so sockets already bound to another port (as package
-// net's are) work too. The caller keeps it non-blocking and deregisters it
-// before closing it. The exception is a socket on the overlapped engine
+// net's are) work too. The caller keeps it non-blocking (FIONBIO: package
+// net's sockets are blocking) and deregisters it before closing it. A
+// direction is reported once, until re-armed: after the caller's own recv,
+// send or accept on it returns WSAEWOULDBLOCK, it calls [Registry.Rearm]
+// for that direction, or no further event comes for it. The exception is a socket on the overlapped engine
 // (engine_windows.go: forced, or where AFD cannot see the base socket): it
 // is bound to the Poll's port for good, so one bound elsewhere (package
 // net's) fails with ErrBoundElsewhere.

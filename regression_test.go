@@ -54,8 +54,9 @@ func TestZeroAndNilPollAreClosed(t *testing.T) {
 				t.Errorf("%s Poll: %s = %v, want net.ErrClosed", name, op, err)
 			}
 		}
-		if _, err := NewWaker(r, 1); !errors.Is(err, ErrNilSource) {
-			t.Errorf("%s Poll: NewWaker = %v, want ErrNilSource", name, err)
+		// The Registry doc: a nil or zero Registry is closed (issue 10).
+		if _, err := NewWaker(r, 1); !errors.Is(err, net.ErrClosed) {
+			t.Errorf("%s Poll: NewWaker = %v, want net.ErrClosed", name, err)
 		}
 		// The stream is untouched: it still registers with a real Poll.
 		if err := newPoll(t).Registry().Register(s, 1, Readable); err != nil {

@@ -24,6 +24,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"reflect"
 	"runtime"
 	"strings"
 	"sync"
@@ -598,6 +599,20 @@ func waitWoken(f misuseFixture, timeout time.Duration) error {
 
 var readBuf = make([]byte, 16)
 
+// nilAddr is nil for a nil net.Addr (also a typed nil), else an error.
+func nilAddr(a net.Addr) error {
+	if a == nil || reflect.ValueOf(a).IsNil() {
+		return nil
+	}
+	return fmt.Errorf("got %v, want a nil address", a)
+}
+
+// writeToPort sends a datagram from a UDP socket of ours to 127.0.0.1:port.
+func writeToPort(f misuseFixture, port int) error {
+	_, err := f.udp().WriteTo(readBuf, &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: port})
+	return err
+}
+
 // The misuse table: every public entry point with bad input gives a
 // documented error that errors.Is recognises, and never panics. The same
 // table runs on every OS.
@@ -625,17 +640,56 @@ func TestMisuseTable(t *testing.T) {
 		{"ReadFrom on a zero UDPSocket", func(f misuseFixture) error { _, _, err := (&UDPSocket{}).ReadFrom(readBuf); return err }, ErrNilSource},
 		{"Read on a nil *TCPStream", func(f misuseFixture) error { _, err := (*TCPStream)(nil).Read(readBuf); return err }, ErrNilSource},
 		{"Wake a nil *Waker", func(f misuseFixture) error { return (*Waker)(nil).Wake() }, ErrNilSource},
-		{"NewWaker with a nil Registry", func(f misuseFixture) error { _, err := NewWaker(nil, 1); return err }, ErrNilSource},
+		{"NewWaker with a nil Registry", func(f misuseFixture) error { _, err := NewWaker(nil, 1); return err }, net.ErrClosed},
+		{"NewWaker on a zero Registry", func(f misuseFixture) error { _, err := NewWaker(new(Registry), 1); return err }, net.ErrClosed},
+		{"Addr of a nil *TCPListener", func(f misuseFixture) error { return nilAddr((*TCPListener)(nil).Addr()) }, nil},
+		{"RemoteAddr of a nil *TCPStream", func(f misuseFixture) error { return nilAddr((*TCPStream)(nil).RemoteAddr()) }, nil},
+		{"LocalAddr of a nil *TCPStream", func(f misuseFixture) error { return nilAddr((*TCPStream)(nil).LocalAddr()) }, nil},
+		{"LocalAddr of a nil *UDPSocket", func(f misuseFixture) error { return nilAddr((*UDPSocket)(nil).LocalAddr()) }, nil},
+		{"Len, Cap and All of a nil *Events", func(f misuseFixture) error {
+			var e *Events
+			for range e.All() {
+				return errors.New("a nil Events yielded an event")
+			}
+			if e.Len() != 0 || e.Cap() != 0 {
+				return fmt.Errorf("nil Events: Len %d, Cap %d, want 0 and 0", e.Len(), e.Cap())
+			}
+			return nil
+		}, nil},
 		// Events
 		{"Wait with nil Events", func(f misuseFixture) error { return f.poll().Wait(nil, 0) }, ErrInvalidEvents},
 		{"Wait with zero-capacity Events", func(f misuseFixture) error { return f.poll().Wait(NewEvents(0), 0) }, ErrInvalidEvents},
 		{"Wait with negative-capacity Events", func(f misuseFixture) error { return f.poll().Wait(NewEvents(-7), 0) }, ErrInvalidEvents},
 		{"Wait with a zero Events value", func(f misuseFixture) error { return f.poll().Wait(&Events{}, 0) }, ErrInvalidEvents},
+		{"NewEvents(math.MaxInt) is clamped to maxEventsCap", func(f misuseFixture) error {
+			e := NewEvents(math.MaxInt)
+			if e.Cap() != maxEventsCap {
+				return fmt.Errorf("Cap %d, want %d", e.Cap(), maxEventsCap)
+			}
+			return f.poll().Wait(e, 0)
+		}, nil},
+		{"NewEvents(maxEventsCap+1) is clamped to maxEventsCap", func(f misuseFixture) error {
+			if c := NewEvents(maxEventsCap + 1).Cap(); c != maxEventsCap {
+				return fmt.Errorf("Cap %d, want %d", c, maxEventsCap)
+			}
+			return nil
+		}, nil},
 		// a closed Poll
 		{"Wait on a closed Poll", func(f misuseFixture) error { return f.closedPoll().Wait(NewEvents(1), -1) }, net.ErrClosed},
+		{"Wait with nil Events on a closed Poll", func(f misuseFixture) error { return f.closedPoll().Wait(nil, 0) }, net.ErrClosed},
 		{"Close a closed Poll", func(f misuseFixture) error { return f.closedPoll().Close() }, net.ErrClosed},
 		{"Register with a closed Poll", func(f misuseFixture) error { return f.closedPoll().Registry().Register(f.stream(), 1, Readable) }, net.ErrClosed},
 		{"Reregister with a closed Poll", func(f misuseFixture) error { return f.closedPoll().Registry().Reregister(f.stream(), 1, Readable) }, net.ErrClosed},
+		{"Register with Interest 0 on a closed Poll", func(f misuseFixture) error { return f.closedPoll().Registry().Register(f.stream(), 1, 0) }, net.ErrClosed},
+		{"Register with an unknown Interest bit on a closed Poll", func(f misuseFixture) error {
+			return f.closedPoll().Registry().Register(f.stream(), 1, 0x80)
+		}, net.ErrClosed},
+		{"Reregister with Interest 0 on a closed Poll", func(f misuseFixture) error {
+			p, s := f.registered()
+			p.Close()
+			return p.Registry().Reregister(s, 1, 0)
+		}, net.ErrClosed},
+		{"Register a nil Source on a closed Poll", func(f misuseFixture) error { return f.closedPoll().Registry().Register(nil, 1, Readable) }, net.ErrClosed},
 		{"Deregister a source of a Poll since closed", func(f misuseFixture) error {
 			p, s := f.registered()
 			p.Close()
@@ -775,6 +829,19 @@ func TestMisuseTable(t *testing.T) {
 		{"ListenTCP tcp4 with an IPv6 address", func(f misuseFixture) error { _, err := ListenTCP("tcp4", "[::1]:0"); return err }, ErrInvalidAddress},
 		{"WriteTo a TCP address", func(f misuseFixture) error { _, err := f.udp().WriteTo(readBuf, &net.TCPAddr{}); return err }, ErrInvalidAddress},
 		{"WriteTo a nil address", func(f misuseFixture) error { _, err := f.udp().WriteTo(readBuf, nil); return err }, ErrInvalidAddress},
+		{"WriteTo port 65536", func(f misuseFixture) error { return writeToPort(f, 65536) }, ErrInvalidAddress},
+		{"WriteTo port 65536+9", func(f misuseFixture) error { return writeToPort(f, 65536+9) }, ErrInvalidAddress},
+		{"WriteTo port -5", func(f misuseFixture) error { return writeToPort(f, -5) }, ErrInvalidAddress},
+		{"WriteTo port MaxInt", func(f misuseFixture) error { return writeToPort(f, math.MaxInt) }, ErrInvalidAddress},
+		{"WriteTo an IPv6 socket at port 65536", func(f misuseFixture) error {
+			u, err := ListenUDP("udp6", "[::1]:0")
+			if err != nil {
+				return err
+			}
+			defer u.Close()
+			_, err = u.WriteTo(readBuf, &net.UDPAddr{IP: net.IPv6loopback, Port: 65536})
+			return err
+		}, ErrInvalidAddress},
 		{"ListenTCP on a port in use", func(f misuseFixture) error {
 			_, err := ListenTCP("tcp4", f.listener().Addr().String())
 			return err

@@ -116,24 +116,48 @@ func (s *socket) checkOwn(r *Registry) error {
 	return nil
 }
 
-// attach records reg; it returns false if the socket was closed meanwhile,
-// in which case the caller undoes the registration.
-func (s *socket) attach(reg *registration) bool {
+// attach records reg as the socket's one registration. The check in
+// checkFree is made under one registry's lock only, so two registries can
+// pass it at once: the compare-and-swap here decides, and the loser gets
+// ErrRegisteredElsewhere (ErrAlreadyRegistered if the registration already
+// recorded is of the same registry). It fails with net.ErrClosed if the
+// socket was closed meanwhile. On failure the caller undoes reg.
+func (s *socket) attach(reg *registration) error {
 	if s == nil {
-		return true
+		return nil
 	}
-	s.reg.Store(reg)
+	for !s.reg.CompareAndSwap(nil, reg) {
+		if s.closed() {
+			return errClosed
+		}
+		if err := s.checkFree(reg.registry); err != nil {
+			return err
+		}
+		// The other registration was dropped meanwhile: try again.
+	}
 	if s.closed() {
 		s.reg.CompareAndSwap(reg, nil)
-		return false
+		return errClosed
 	}
-	return true
+	return nil
 }
 
 func (s *socket) detach(reg *registration) {
 	if s != nil {
 		s.reg.CompareAndSwap(reg, nil)
 	}
+}
+
+// injectedFault, set by tests only, is returned once by the next Accept,
+// Read or ReadFrom in place of its system call's answer.
+var injectedFault atomic.Pointer[error]
+
+// takeInjectedFault returns the injected fault, once; nil almost always.
+func takeInjectedFault() error {
+	if p := injectedFault.Load(); p != nil && injectedFault.CompareAndSwap(p, nil) {
+		return *p
+	}
+	return nil
 }
 
 // TCPListener is a non-blocking listening TCP socket. Register it for
@@ -150,8 +174,14 @@ func (l *TCPListener) source() (uintptr, *socket, error) {
 	return l.sock.source()
 }
 
-// Addr returns the address the listener is bound to.
-func (l *TCPListener) Addr() net.Addr { return l.addr }
+// Addr returns the address the listener is bound to; nil for a nil
+// listener.
+func (l *TCPListener) Addr() net.Addr {
+	if l == nil {
+		return nil
+	}
+	return l.addr
+}
 
 // Close closes the listener, deregistering it first.
 func (l *TCPListener) Close() error {
@@ -183,8 +213,13 @@ func (s *TCPStream) Close() error {
 	return s.sock.close()
 }
 
-// RemoteAddr returns the peer's address.
-func (s *TCPStream) RemoteAddr() net.Addr { return s.remote }
+// RemoteAddr returns the peer's address; nil for a nil stream.
+func (s *TCPStream) RemoteAddr() net.Addr {
+	if s == nil {
+		return nil
+	}
+	return s.remote
+}
 
 // UDPSocket is a non-blocking UDP socket.
 type UDPSocket struct {
@@ -208,7 +243,10 @@ func (u *UDPSocket) Close() error {
 }
 
 // ListenTCP listens on address ("host:port", port 0 for any) of network
-// "tcp", "tcp4" or "tcp6" with SO_REUSEADDR set.
+// "tcp", "tcp4" or "tcp6" with SO_REUSEADDR set. An empty host listens on
+// IPv4. An IPv6 address (such as "[::]:0") gives an IPv6 socket with the
+// OS's default IPV6_V6ONLY: on Linux it usually accepts IPv4 clients too,
+// on Windows it does not.
 func ListenTCP(network, address string) (*TCPListener, error) {
 	if network != "tcp" && network != "tcp4" && network != "tcp6" {
 		return nil, &net.OpError{Op: "listen", Net: network, Err: ErrInvalidAddress}
@@ -260,10 +298,7 @@ func (l *TCPListener) Accept() (*TCPStream, net.Addr, error) {
 	}
 	defer l.sock.release()
 	for {
-		fd, sa, err, done := l.sock.engineAccept()
-		if !done {
-			fd, sa, err = sysAccept(l.sock.fd)
-		}
+		fd, sa, err := l.sock.accept()
 		switch {
 		case err == nil:
 			remote := tcpAddr(sa)
@@ -274,14 +309,34 @@ func (l *TCPListener) Accept() (*TCPStream, net.Addr, error) {
 			l.sock.wouldBlock(flagReadable)
 			return nil, nil, ErrWouldBlock
 		}
+		// EMFILE, ENOBUFS and the like leave connections queued: poll
+		// again, as after would-block, so that the listener keeps
+		// reporting (a spurious event at worst).
+		l.sock.wouldBlock(flagReadable)
 		return nil, nil, sysError("accept", err)
 	}
 }
 
+// accept takes one connection: an injected fault, the overlapped engine's,
+// or the system's.
+func (s *socket) accept() (uintptr, syscall.Sockaddr, error) {
+	if err := takeInjectedFault(); err != nil {
+		return 0, nil, err
+	}
+	fd, sa, err, done := s.engineAccept()
+	if !done {
+		fd, sa, err = sysAccept(s.fd)
+	}
+	return fd, sa, err
+}
+
 // DialTCP starts a non-blocking connect to address and returns at once. The
 // stream becomes writable when the connect finished: then TakeError tells
-// whether it failed (for example with syscall.ECONNREFUSED). An empty host
-// dials the loopback address. On Windows, a stream for the overlapped engine
+// whether it failed (for example with syscall.ECONNREFUSED). A failed
+// connect is reported to any interest, Readable only too, with IsError
+// (and, for Writable, IsWriteClosed), and the next Read or Write returns
+// its error, on every OS. An empty host dials the loopback address. On
+// Windows, a stream for the overlapped engine
 // (a socket AFD cannot poll, or POLLER_WINDOWS_ENGINE=overlapped) is only
 // bound here: its connect starts when it is registered.
 func DialTCP(network, address string) (*TCPStream, error) {
@@ -339,10 +394,13 @@ func (s *TCPStream) Read(p []byte) (int, error) {
 	}
 	defer s.sock.release()
 	for {
-		n, err := sysRead(s.sock.fd, p)
+		n, err := s.sock.read(p)
 		switch {
 		case err == nil:
 			if n == 0 && len(p) > 0 {
+				if err := s.sock.connectFailure(nil); err != nil {
+					return 0, sysError("read", err)
+				}
 				return 0, io.EOF
 			}
 			return n, nil
@@ -355,8 +413,17 @@ func (s *TCPStream) Read(p []byte) (int, error) {
 		if err = s.sock.engineReadError(err); err == ErrWouldBlock {
 			return 0, ErrWouldBlock // the overlapped engine's connect is in flight
 		}
-		return 0, sysError("read", err)
+		s.sock.wouldBlock(flagReadable) // keep reporting, as after would-block
+		return 0, sysError("read", s.sock.connectFailure(err))
 	}
+}
+
+// read is recv, or an injected fault.
+func (s *socket) read(p []byte) (int, error) {
+	if err := takeInjectedFault(); err != nil {
+		return 0, err
+	}
+	return sysRead(s.fd, p)
 }
 
 // Write writes as much of p as the socket takes now. If it takes less than
@@ -386,7 +453,7 @@ func (s *TCPStream) Write(p []byte) (int, error) {
 			s.sock.wouldBlock(flagWritable)
 			return written, ErrWouldBlock
 		}
-		return written, sysError("write", err)
+		return written, sysError("write", s.sock.connectFailure(err))
 	}
 	return written, nil
 }
@@ -486,10 +553,7 @@ func (u *UDPSocket) ReadFrom(p []byte) (int, net.Addr, error) {
 	}
 	defer u.sock.release()
 	for {
-		n, sa, err, done := u.sock.engineRecvfrom(p)
-		if !done {
-			n, sa, err = sysRecvfrom(u.sock.fd, p)
-		}
+		n, sa, err := u.sock.recvfrom(p)
 		switch {
 		case err == nil:
 			return n, udpAddr(sa), nil
@@ -499,8 +563,22 @@ func (u *UDPSocket) ReadFrom(p []byte) (int, net.Addr, error) {
 			u.sock.wouldBlock(flagReadable)
 			return 0, nil, ErrWouldBlock
 		}
+		u.sock.wouldBlock(flagReadable) // keep reporting, as after would-block
 		return 0, nil, sysError("recvfrom", err)
 	}
+}
+
+// recvfrom takes one datagram: an injected fault, the overlapped engine's,
+// or the system's.
+func (s *socket) recvfrom(p []byte) (int, syscall.Sockaddr, error) {
+	if err := takeInjectedFault(); err != nil {
+		return 0, nil, err
+	}
+	n, sa, err, done := s.engineRecvfrom(p)
+	if !done {
+		n, sa, err = sysRecvfrom(s.fd, p)
+	}
+	return n, sa, err
 }
 
 // WriteTo sends p as one datagram to addr (a *net.UDPAddr).

@@ -30,7 +30,7 @@ func sysSend(fd uintptr, p []byte) (int, error) {
 	if len(p) == 0 {
 		return 0, nil
 	}
-	n, _, e := syscall.Syscall6(syscall.SYS_SENDTO, fd, uintptr(unsafe.Pointer(&p[0])),
+	n, _, e := nonblockSyscall6(syscall.SYS_SENDTO, fd, uintptr(unsafe.Pointer(&p[0])),
 		uintptr(len(p)), syscall.MSG_NOSIGNAL, 0, 0)
 	if e != 0 {
 		return 0, e

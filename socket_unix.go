@@ -15,6 +15,10 @@ func sysCloseSocket(fd uintptr) { syscall.Close(int(fd)) }
 // nothing.
 func (s *socket) wouldBlock(flags uint32) {}
 
+// connectFailure returns err: read and write report a failed connect
+// themselves here (ECONNREFUSED, once, as SO_ERROR would).
+func (s *socket) connectFailure(err error) error { return err }
+
 func sysError(op string, err error) error { return os.NewSyscallError(op, err) }
 
 func isWouldBlock(err error) bool                      { return err == syscall.EAGAIN }
@@ -39,8 +43,6 @@ func sysSetReuseAddr(fd uintptr) {
 }
 
 func sysGetsockname(fd uintptr) (syscall.Sockaddr, error) { return syscall.Getsockname(int(fd)) }
-
-func sysRead(fd uintptr, p []byte) (int, error) { return syscall.Read(int(fd), p) }
 
 func sysRecvfrom(fd uintptr, p []byte) (int, syscall.Sockaddr, error) {
 	return syscall.Recvfrom(int(fd), p, 0)

@@ -100,6 +100,23 @@ func setNonblock(h uintptr) error {
 
 func sysCloseSocket(fd uintptr) { syscall.Closesocket(syscall.Handle(fd)) }
 
+// connectFailure is what a stream's recv or send result err (nil for a
+// recv of 0 bytes) means when the stream's connect failed: Winsock keeps
+// that failure in SO_ERROR only, and recv says 0 (Wine) or WSAENOTCONN,
+// send WSAECONNRESET (Wine) or WSAENOTCONN. Then it returns (and, as
+// SO_ERROR does, clears) that failure, so Read and Write return
+// ECONNREFUSED as on Unix; otherwise err. Only the end of a stream and
+// errors come here, never a healthy stream's data path.
+func (s *socket) connectFailure(err error) error {
+	if err != nil && err != wsaENotConn && err != wsaEConnReset {
+		return err
+	}
+	if soErr, _ := sysSocketError(s.fd); soErr != nil {
+		return soErr
+	}
+	return err
+}
+
 func sysError(op string, err error) error {
 	if e, ok := err.(syscall.Errno); ok {
 		err = winErrno(e)
@@ -168,19 +185,43 @@ func sysAccept(fd uintptr) (uintptr, syscall.Sockaddr, error) {
 	return h, sa, nil
 }
 
+// maxIOLen is the most bytes one Winsock call (or C core call) is given,
+// 1 GiB as in package net: their lengths are 32-bit ints. Longer buffers
+// are read and written in parts, with honest counts. Tests lower it.
+var maxIOLen = 1 << 30
+
+// recvResult, when a test sets it, replaces the result of sysRead's recv
+// (n, and the error when n is -1): how a test injects WSAECONNRESET, which
+// Wine rarely gives.
+var recvResult func(n int32, e syscall.Errno) (int32, syscall.Errno)
+
+// clampIO cuts p to what one call takes.
+func clampIO(p []byte) []byte {
+	if len(p) > maxIOLen {
+		return p[:maxIOLen]
+	}
+	return p
+}
+
 func sysRead(fd uintptr, p []byte) (int, error) {
+	p = clampIO(p)
 	var buf uintptr
 	if len(p) > 0 {
 		buf = uintptr(unsafe.Pointer(&p[0]))
 	}
-	n, _, e := syscall.Syscall6(procRecv.Addr(), 4, fd, buf, uintptr(int32(len(p))), 0, 0, 0)
-	if int32(n) == -1 {
+	r, _, e := syscall.Syscall6(procRecv.Addr(), 4, fd, buf, uintptr(int32(len(p))), 0, 0, 0)
+	n := int32(r)
+	if recvResult != nil {
+		n, e = recvResult(n, e)
+	}
+	if n == -1 {
 		return 0, errnoErr(e)
 	}
-	return int(int32(n)), nil
+	return int(n), nil
 }
 
 func sysSend(fd uintptr, p []byte) (int, error) {
+	p = clampIO(p)
 	if len(p) == 0 {
 		return 0, nil
 	}
@@ -194,6 +235,7 @@ func sysSend(fd uintptr, p []byte) (int, error) {
 // sysRecvfrom reads one datagram; a datagram larger than p is truncated, as
 // on Unix (Winsock reports WSAEMSGSIZE with p filled).
 func sysRecvfrom(fd uintptr, p []byte) (int, syscall.Sockaddr, error) {
+	p = clampIO(p)
 	var rsa syscall.RawSockaddrAny
 	l := int32(unsafe.Sizeof(rsa))
 	var buf uintptr
@@ -212,7 +254,12 @@ func sysRecvfrom(fd uintptr, p []byte) (int, syscall.Sockaddr, error) {
 	return int(int32(n)), sa, nil
 }
 
+// sysSendto sends p as one datagram. One longer than one call takes
+// cannot go out whole: WSAEMSGSIZE, nothing sent.
 func sysSendto(fd uintptr, p []byte, to syscall.Sockaddr) error {
+	if len(p) > maxIOLen {
+		return wsaEMsgSize
+	}
 	ptr, l, err := rawSockaddr(to)
 	if err != nil {
 		return err

@@ -647,31 +647,6 @@ static void test_retire_then_port_close(void)
 	closesocket(s);
 }
 
-/* The overlapped engine: retire cancels the receive; the state lives until
- * the delete. */
-static void test_retire_overlapped(void)
-{
-	int64_t base = iocp_live_allocs();
-	SOCKET c, s;
-	uintptr_t port = open_port(), h;
-	uint32_t engine;
-
-	tcp_pair(&c, &s);
-	CHECK_OK(iocp_sock_add_ex(port, (uintptr_t)s, 1, IOCP_READABLE,
-				  IOCP_ADD_OVERLAPPED, NULL, 0, &h, &engine));
-	CHECK_EQ(engine & 0xff, IOCP_ENGINE_OVERLAPPED);
-	CHECK_OK(iocp_sock_retire(port, h, 0));
-	send_byte(c);
-	CHECK_EQ(quiet(port, 200), 0);
-	CHECK_EQ(iocp_live_allocs(), base + 2); /* the port and the state */
-	CHECK_OK(iocp_sock_delete(port, h));
-	CHECK_EQ(iocp_live_allocs(), base + 1);
-	CHECK_OK(iocp_port_close(port));
-	CHECK_EQ(iocp_live_allocs(), base);
-	closesocket(c);
-	closesocket(s);
-}
-
 /* An event handle with the number `want` (just freed), if it comes back
  * among the next few handles created. */
 static HANDLE event_at(HANDLE want)
@@ -1017,7 +992,6 @@ static const test tests[] = {
 	{"local_close", test_local_close},
 	{"retire", test_retire},
 	{"retire_then_port_close", test_retire_then_port_close},
-	{"retire_overlapped", test_retire_overlapped},
 	{"refused_poll_reported", test_refused_poll_reported},
 	{"rearm_list", test_rearm_list},
 	{"add_errors", test_add_errors},

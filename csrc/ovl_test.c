@@ -689,6 +689,125 @@ static void test_lingering_close(void)
 	closesocket(s);
 }
 
+/* Waits up to 5 s for s to be readable; then recv's answer (0: EOF). */
+static int recv_within(SOCKET s, char *buf, int len)
+{
+	fd_set rd;
+	struct timeval tv = {5, 0};
+
+	FD_ZERO(&rd);
+	FD_SET(s, &rd);
+	if (select(0, &rd, NULL, NULL, &tv) != 1)
+		return -2; /* nothing within 5 s */
+	return recv(s, buf, len, 0);
+}
+
+/* iocp_ovl_delete hands back what the state held: the connection AcceptEx
+ * accepted (working, the client reads no EOF) and the datagram received. */
+static void test_delete_hands_back(void)
+{
+	struct sockaddr_in addr;
+	SOCKET l = listener(&addr), c = new_socket(SOCK_STREAM);
+	SOCKET u = new_socket(SOCK_DGRAM), v = new_socket(SOCK_DGRAM);
+	uintptr_t port = open_port(), h;
+	iocp_held held;
+	char buf[16];
+	int rc;
+
+	h = add_ovl(port, l, 1, IOCP_READABLE);
+	rc = connect(c, (struct sockaddr *)&addr, sizeof addr);
+	CHECK(rc == 0 || WSAGetLastError() == WSAEWOULDBLOCK);
+	CHECK_EQ(wait_for(port, 1).records, 1);
+	CHECK_OK(iocp_ovl_delete(port, h, 0, &held));
+	CHECK(held.socket != (uintptr_t)INVALID_SOCKET);
+	CHECK_EQ(held.addr_len, sizeof(struct sockaddr_in));
+	CHECK(held.data == NULL);
+	CHECK_EQ(held.flags & IOCP_HELD_LINGER, 0);
+	if (held.socket != (uintptr_t)INVALID_SOCKET) {
+		send_bytes((SOCKET)held.socket, "ok", 2);
+		CHECK_EQ(recv_within(c, buf, sizeof buf), 2);
+		closesocket((SOCKET)held.socket);
+	}
+
+	loopback(&addr, 0);
+	CHECK_OK(bind(u, (struct sockaddr *)&addr, sizeof addr));
+	rc = sizeof addr;
+	CHECK_OK(getsockname(u, (struct sockaddr *)&addr, &rc));
+	h = add_ovl(port, u, 2, IOCP_READABLE);
+	CHECK_EQ(sendto(v, "datagram", 8, 0, (struct sockaddr *)&addr,
+			sizeof addr),
+		 8);
+	CHECK_EQ(wait_for(port, 2).records, 1);
+	CHECK_OK(iocp_ovl_delete(port, h, 0, &held));
+	CHECK(held.data != NULL);
+	CHECK_EQ(held.data_len, 8);
+	CHECK_EQ(held.addr_len, sizeof(struct sockaddr_in));
+	if (held.data != NULL)
+		CHECK_EQ(memcmp(held.data, "datagram", 8), 0);
+	iocp_ovl_free(held.data);
+
+	CHECK_OK(iocp_port_close(port));
+	closesocket(l);
+	closesocket(c);
+	closesocket(u);
+	closesocket(v);
+}
+
+/* States that are ready again at every wait (modified each time), more of
+ * them than the capacity of 1: every wait still dequeues, so a wake
+ * posted behind them gets through. */
+static void test_wait_never_starves(void)
+{
+	enum { N = 20 };
+	SOCKET u[N];
+	uintptr_t port = open_port(), h[N];
+	struct sockaddr_in a;
+	iocp_event ev[1];
+	int i, n, waits, woken = 0;
+
+	for (i = 0; i < N; i++) {
+		u[i] = new_socket(SOCK_DGRAM);
+		loopback(&a, 0);
+		CHECK_OK(bind(u[i], (struct sockaddr *)&a, sizeof a));
+		h[i] = add_ovl(port, u[i], (uint64_t)i + 1, IOCP_WRITABLE);
+	}
+	CHECK_OK(iocp_wake(port, 77));
+	for (waits = 0; !woken && waits < 10 * N; waits++) {
+		CHECK_OK(iocp_wait(port, NULL, 0, ev, 1, 1000, &n));
+		CHECK(n <= 1);
+		if (n == 1 && ev[0].id == 77)
+			woken = 1;
+		else if (n == 1 && ev[0].id >= 1 && ev[0].id <= N)
+			CHECK_OK(iocp_sock_modify(port, h[ev[0].id - 1],
+						  ev[0].id, IOCP_WRITABLE));
+	}
+	CHECK(woken);
+	for (i = 0; i < N; i++) {
+		CHECK_OK(iocp_sock_delete(port, h[i]));
+		closesocket(u[i]);
+	}
+	CHECK_OK(iocp_port_close(port));
+}
+
+/* The handover of an idle lingering state closes the SOCKET at once, its
+ * cancelled receive still owed: the peer reads EOF with no wait run. */
+static void test_handover_closes_at_once(void)
+{
+	SOCKET c, s;
+	uintptr_t port = open_port(), h;
+	iocp_held held;
+	char buf[4];
+
+	tcp_pair(&c, &s);
+	h = add_ovl(port, s, 1, IOCP_READABLE); /* zero-byte receive pending */
+	CHECK_OK(iocp_ovl_delete(port, h, IOCP_REARM_LINGER, &held));
+	CHECK(held.flags & IOCP_HELD_LINGER);
+	CHECK_OK(iocp_ovl_handover(port, h));
+	CHECK_EQ(recv_within(c, buf, sizeof buf), 0);
+	CHECK_OK(iocp_port_close(port)); /* frees the state, s stays closed */
+	closesocket(c);
+}
+
 /* ---- main ---- */
 
 static const test tests[] = {
@@ -706,6 +825,9 @@ static const test tests[] = {
 	{"ready_wakes_blocked_wait", test_ready_wakes_blocked_wait},
 	{"cap_respected", test_cap_respected},
 	{"lingering_close", test_lingering_close},
+	{"delete_hands_back", test_delete_hands_back},
+	{"wait_never_starves", test_wait_never_starves},
+	{"handover_closes_at_once", test_handover_closes_at_once},
 };
 
 int main(int argc, char **argv)

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"strconv"
 	"sync"
+
+	"github.com/evpoll/poller/evloop"
 )
 
 // Limits on what a client may send, as a guard against unbounded buffers.
@@ -312,4 +314,83 @@ func (s *store) del(key []byte) bool {
 	}
 	sh.mu.Unlock()
 	return ok
+}
+
+// session is the state of one connection. in keeps the start of a command
+// that has not fully arrived.
+type session struct {
+	in   []byte
+	quit bool // QUIT seen: close once the replies are out
+}
+
+// handler is the protocol, shared by the loops; its scratch buffers are
+// per loop, in the loop's Value, and serve one read at a time.
+type handler struct {
+	evloop.BaseHandler
+	store *store
+}
+
+// scratch is one loop's.
+type scratch struct {
+	out  []byte   // replies to the commands of one read
+	args [][]byte // arguments of the command being run, into data or session.in
+}
+
+// OnOpen gives the connection its session.
+func (h *handler) OnOpen(c *evloop.Conn) { c.SetValue(new(session)) }
+
+// OnData runs the commands completed by data and writes their replies.
+func (h *handler) OnData(c *evloop.Conn, data []byte) {
+	sess := c.Value().(*session)
+	sc, _ := c.Loop().Value().(*scratch)
+	if sc == nil {
+		sc = &scratch{out: make([]byte, 0, evloop.ReadBufSize)}
+		c.Loop().SetValue(sc)
+	}
+	if len(sess.in) > 0 {
+		sess.in = append(sess.in, data...)
+		data = sess.in
+	}
+	out := sc.out[:0]
+	pos := 0
+	var perr error
+	for pos < len(data) && !sess.quit {
+		args, n, err := parseCommand(data[pos:], sc.args[:0])
+		if err != nil {
+			perr = err
+			break
+		}
+		if n == 0 {
+			break // incomplete: wait for more
+		}
+		sc.args = args[:0]
+		pos += n
+		if len(args) > 0 {
+			out = h.store.exec(out, args, sess)
+		}
+	}
+	if perr != nil {
+		out = append(out, "-ERR Protocol error: "...)
+		out = append(out, perr.Error()...)
+		out = append(out, "\r\n"...)
+		sess.quit = true
+	}
+	// Keep the unparsed tail; copy handles data aliasing sess.in.
+	rest := len(data) - pos
+	if sess.quit {
+		rest = 0
+	}
+	if cap(sess.in) < rest {
+		sess.in = make([]byte, rest, 2*rest)
+	}
+	sess.in = sess.in[:rest]
+	copy(sess.in, data[pos:])
+	if rest == 0 && cap(sess.in) > evloop.ReadBufSize {
+		sess.in = nil
+	}
+	sc.out = out[:0]
+	c.Write(out)
+	if sess.quit {
+		c.Close() // once the replies are out
+	}
 }

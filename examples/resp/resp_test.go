@@ -3,6 +3,8 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -13,8 +15,27 @@ import (
 	"testing"
 	"time"
 
-	"github.com/evpoll/poller/examples/internal/loops/loopstest"
+	"github.com/evpoll/poller/evloop"
 )
+
+// start serves the RESP server on a free loopback port with n loops until
+// t's cleanup, and returns its address.
+func start(t *testing.T, n int) string {
+	t.Helper()
+	srv := newServer("127.0.0.1:0", n)
+	if err := srv.Listen(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(context.Background()) }()
+	t.Cleanup(func() {
+		srv.Close()
+		if err := <-done; !errors.Is(err, evloop.ErrServerClosed) {
+			t.Errorf("Serve: %v", err)
+		}
+	})
+	return srv.ListenerAddrs()[0].String()
+}
 
 // The tests drive the server over real loopback sockets with a small RESP
 // client of their own; where redis-benchmark is installed, also with it.
@@ -25,9 +46,9 @@ type client struct {
 	r *bufio.Reader
 }
 
-func dial(t *testing.T, srv *Server) *client {
+func dial(t *testing.T, srv string) *client {
 	t.Helper()
-	c, err := net.DialTimeout("tcp", srv.Addr(), 5*time.Second)
+	c, err := net.DialTimeout("tcp", srv, 5*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -101,7 +122,7 @@ func (c *client) do(want string, args ...string) {
 }
 
 func TestSetGetDel(t *testing.T) {
-	srv := loopstest.Start(t, Listen, 2)
+	srv := start(t, 2)
 	c := dial(t, srv)
 	c.do("$nil", "GET", "k")
 	c.do("+OK", "SET", "k", "hello world")
@@ -131,7 +152,7 @@ func TestSetGetDel(t *testing.T) {
 // Thousands of pipelined PINGs in one write, inline and multibulk mixed,
 // are all answered, in order.
 func TestPipelinedPings(t *testing.T) {
-	srv := loopstest.Start(t, Listen, 2)
+	srv := start(t, 2)
 	c := dial(t, srv)
 	const n = 20000
 	var b []byte
@@ -159,7 +180,7 @@ func TestPipelinedPings(t *testing.T) {
 
 // Commands cut at every byte boundary are put back together.
 func TestSplitCommands(t *testing.T) {
-	srv := loopstest.Start(t, Listen, 1)
+	srv := start(t, 1)
 	c := dial(t, srv)
 	stream := append(command("SET", "split", "value"), command("GET", "split")...)
 	stream = append(stream, "PING\r\n"...)
@@ -176,7 +197,7 @@ func TestSplitCommands(t *testing.T) {
 
 // A large value: the request spans many reads, the reply many writes.
 func TestLargeValue(t *testing.T) {
-	srv := loopstest.Start(t, Listen, 2)
+	srv := start(t, 2)
 	c := dial(t, srv)
 	val := strings.Repeat("0123456789abcdef", 256<<10) // 4 MiB
 	c.do("+OK", "SET", "big", val)
@@ -187,7 +208,7 @@ func TestLargeValue(t *testing.T) {
 }
 
 func TestProtocolErrorAndQuit(t *testing.T) {
-	srv := loopstest.Start(t, Listen, 1)
+	srv := start(t, 1)
 	c := dial(t, srv)
 	c.send([]byte("*1\r\n+PING\r\n"))
 	if got := c.reply(); !strings.HasPrefix(got, "-ERR Protocol error") {
@@ -215,8 +236,8 @@ func TestRedisBenchmark(t *testing.T) {
 	if err != nil {
 		t.Skip("redis-benchmark not installed (Debian package redis-tools)")
 	}
-	srv := loopstest.Start(t, Listen, 0)
-	_, port, _ := net.SplitHostPort(srv.Addr())
+	srv := start(t, 0)
+	_, port, _ := net.SplitHostPort(srv)
 	for _, pipeline := range []string{"1", "16"} {
 		cmd := exec.Command(path, "-h", "127.0.0.1", "-p", port, "-c", "20", "-n", "20000",
 			"-P", pipeline, "-t", "ping,set,get", "--csv")

@@ -27,7 +27,12 @@ type proc struct {
 
 // startServer starts a server and waits for its "listening" line.
 func startServer(name string, args ...string) (*proc, error) {
-	p, err := start(name, args...)
+	return startServerEnv(nil, name, args...)
+}
+
+// startServerEnv is startServer with env added to the driver's environment.
+func startServerEnv(env []string, name string, args ...string) (*proc, error) {
+	p, err := startEnv(env, name, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -39,8 +44,14 @@ func startServer(name string, args ...string) (*proc, error) {
 }
 
 // start starts a process; the caller reads its lines.
-func start(name string, args ...string) (*proc, error) {
+func start(name string, args ...string) (*proc, error) { return startEnv(nil, name, args...) }
+
+// startEnv is start with env added to the driver's environment.
+func startEnv(env []string, name string, args ...string) (*proc, error) {
 	cmd := exec.Command(name, args...)
+	if env != nil {
+		cmd.Env = append(os.Environ(), env...)
+	}
 	cmd.Stderr = os.Stderr
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
@@ -178,4 +189,53 @@ func (p *proc) cpuNanos() int64 {
 		total += ns
 	}
 	return total
+}
+
+// ctxSwitches returns the voluntary and involuntary context switches of the
+// process's live threads, from /proc/PID/task/*/status (the process's own
+// status file counts its main thread only).
+func (p *proc) ctxSwitches() (vol, invol int64) {
+	dir := fmt.Sprintf("/proc/%d/task", p.cmd.Process.Pid)
+	tasks, err := os.ReadDir(dir)
+	if err != nil {
+		return 0, 0
+	}
+	for _, t := range tasks {
+		b, err := os.ReadFile(dir + "/" + t.Name() + "/status")
+		if err != nil {
+			continue
+		}
+		for _, line := range strings.Split(string(b), "\n") {
+			k, v, ok := strings.Cut(line, ":")
+			if !ok {
+				continue
+			}
+			var n int64
+			fmt.Sscan(strings.TrimSpace(v), &n)
+			switch k {
+			case "voluntary_ctxt_switches":
+				vol += n
+			case "nonvoluntary_ctxt_switches":
+				invol += n
+			}
+		}
+	}
+	return vol, invol
+}
+
+// usage is a server's CPU time and context switches at one moment.
+type usage struct{ cpuNs, vol, invol int64 }
+
+func (p *proc) usage() usage {
+	vol, invol := p.ctxSwitches()
+	return usage{p.cpuNanos(), vol, invol}
+}
+
+// per returns the CPU µs and the context switches per unit of work between
+// u and a later reading v.
+func (u usage) per(v usage, units float64) (cpuUs, vol, invol float64) {
+	if units <= 0 {
+		return 0, 0, 0
+	}
+	return float64(v.cpuNs-u.cpuNs) / 1e3 / units, float64(v.vol-u.vol) / units, float64(v.invol-u.invol) / units
 }

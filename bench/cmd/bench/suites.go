@@ -4,6 +4,7 @@ import (
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -11,15 +12,26 @@ import (
 
 // ---- echo ----
 
-type echoServer struct{ name, bin string }
+type echoServer struct {
+	name, bin string
+	env       []string // added to the driver's environment
+}
 
 func echoServers(c *config) []echoServer {
-	return []echoServer{
-		{"poller", c.binary("echo")},
-		{"gnet", c.binary("gnetecho")},
-		{"net", c.binary("netecho")},
+	s := []echoServer{
+		{"poller", c.binary("echo"), nil},
+		{"gnet", c.binary("gnetecho"), nil},
+		{"net", c.binary("netecho"), nil},
+		{"C", c.binary("cecho"), nil},
 	}
+	if c.altEnv != "" {
+		s = append(s, echoServer{altKey, c.binary("echo"), strings.Split(c.altEnv, ",")})
+	}
+	return s
 }
+
+// altKey names poller's echo server run with the -alt-env environment.
+const altKey = "poller-alt"
 
 type echoResult struct {
 	MsgsPerSec   float64 `json:"msgs_per_sec"`
@@ -28,6 +40,8 @@ type echoResult struct {
 	Errors       int     `json:"errors"`
 	AllocsPerMsg float64 `json:"-"`
 	CPUusPerMsg  float64 `json:"-"` // the server's CPU time per message
+	VolCSPerMsg  float64 `json:"-"` // the server's voluntary context switches per message
+	InvCSPerMsg  float64 `json:"-"` // and its involuntary ones
 }
 
 // echoRuns[server][run]
@@ -42,8 +56,8 @@ func runEcho(c *config) (echoRuns, error) {
 			if err != nil {
 				return nil, fmt.Errorf("%s: %w", s.name, err)
 			}
-			logf("echo run %d %-6s %9.0f msg/s  p50 %6.0f µs  p99 %6.0f µs  %.3f allocs/msg  %.2f CPU µs/msg",
-				r+1, s.name, er.MsgsPerSec, er.P50us, er.P99us, er.AllocsPerMsg, er.CPUusPerMsg)
+			logf("echo run %d %-6s %9.0f msg/s  p50 %6.0f µs  p99 %6.0f µs  %.3f allocs/msg  %.2f CPU µs/msg  %.3f+%.3f cs/msg",
+				r+1, s.name, er.MsgsPerSec, er.P50us, er.P99us, er.AllocsPerMsg, er.CPUusPerMsg, er.VolCSPerMsg, er.InvCSPerMsg)
 			res[s.name] = append(res[s.name], er)
 		}
 	}
@@ -61,7 +75,7 @@ func echoOnce(c *config, s echoServer) (echoResult, error) {
 	if err != nil {
 		return er, err
 	}
-	srv, err := startServer(s.bin, "-addr", addr, "-stats")
+	srv, err := startServerEnv(s.env, s.bin, "-addr", addr, "-stats")
 	if err != nil {
 		return er, err
 	}
@@ -84,7 +98,7 @@ func echoOnce(c *config, s echoServer) (echoResult, error) {
 	// Allocation counters over the middle of the counted window.
 	margin := c.echoDuration / 10
 	time.Sleep(c.echoWarmup + margin)
-	cpu1 := srv.cpuNanos()
+	u1 := srv.usage()
 	s1, err := srv.stats(false)
 	if err != nil {
 		return er, err
@@ -94,7 +108,7 @@ func echoOnce(c *config, s echoServer) (echoResult, error) {
 	if err != nil {
 		return er, err
 	}
-	cpu2 := srv.cpuNanos()
+	u2 := srv.usage()
 	line, err := load.expect("{", c.echoWarmup+c.echoDuration+60*time.Second)
 	if err != nil {
 		return er, err
@@ -108,7 +122,7 @@ func echoOnce(c *config, s echoServer) (echoResult, error) {
 	if msgs := float64(s2["echoed"]-s1["echoed"]) / float64(c.echoSize); msgs > 0 {
 		// The second stats request's own allocations are not the echo's.
 		er.AllocsPerMsg = float64(max(s2["mallocs"]-s1["mallocs"]-statsCost, 0)) / msgs
-		er.CPUusPerMsg = float64(cpu2-cpu1) / 1e3 / msgs
+		er.CPUusPerMsg, er.VolCSPerMsg, er.InvCSPerMsg = u1.per(u2, msgs)
 	}
 	return er, nil
 }
@@ -168,12 +182,20 @@ func startRespServers(c *config) ([]*respServer, func(), error) {
 			s.p.stop()
 		}
 	}
-	for _, v := range []struct{ name, loops string }{{"poller-1", "1"}, {"poller", "0"}} {
+	type variant struct {
+		name, loops string
+		env         []string
+	}
+	variants := []variant{{"poller-1", "1", nil}, {"poller", "0", nil}}
+	if c.altEnv != "" {
+		variants = append(variants, variant{"poller-1-alt", "1", strings.Split(c.altEnv, ",")})
+	}
+	for _, v := range variants {
 		addr, err := freeAddr()
 		if err != nil {
 			return nil, stop, err
 		}
-		p, err := startServer(c.binary("resp"), "-addr", addr, "-loops", v.loops)
+		p, err := startServerEnv(v.env, c.binary("resp"), "-addr", addr, "-loops", v.loops)
 		if err != nil {
 			return nil, stop, err
 		}
@@ -198,7 +220,8 @@ func startRespServers(c *config) ([]*respServer, func(), error) {
 }
 
 // respRuns[pipeline][server][run][test] = requests/s; test "cpu" holds the
-// server's CPU µs per request over the invocation.
+// server's CPU µs per request over the invocation, "cs-vol" and "cs-invol"
+// its voluntary and involuntary context switches per request.
 type respRuns struct {
 	requests map[int]int // -n per pipeline depth
 	runs     map[int]map[string][]map[string]float64
@@ -228,13 +251,14 @@ func runResp(c *config) (*respRuns, error) {
 		rr.runs[pipeline] = map[string][]map[string]float64{}
 		for r := 0; r < c.runs; r++ {
 			for _, s := range rotate(servers, r) {
-				cpu0 := s.p.cpuNanos()
+				u0 := s.p.usage()
 				rps, err := redisBenchmark(c, s.addr, pipeline, n)
 				if err != nil {
 					return nil, fmt.Errorf("%s -P %d: %w", s.name, pipeline, err)
 				}
-				rps["cpu"] = float64(s.p.cpuNanos()-cpu0) / 1e3 / float64(n*len(respTests))
-				logf("resp -P %-2d run %d %-8s %s  %.2f CPU µs/req", pipeline, r+1, s.name, fmtRPS(rps), rps["cpu"])
+				rps["cpu"], rps["cs-vol"], rps["cs-invol"] = u0.per(s.p.usage(), float64(n*len(respTests)))
+				logf("resp -P %-2d run %d %-8s %s  %.2f CPU µs/req  %.3f+%.3f cs/req", pipeline, r+1, s.name,
+					fmtRPS(rps), rps["cpu"], rps["cs-vol"], rps["cs-invol"])
 				rr.runs[pipeline][s.name] = append(rr.runs[pipeline][s.name], rps)
 			}
 		}
@@ -254,7 +278,8 @@ func fmtRPS(rps map[string]float64) string {
 
 var waitSizes = []int{1, 64, 1024}
 
-// waitRuns[n][impl][run] = ns per event
+// waitRuns[n][impl][run] = ns per event; impl "poller-allocs" holds
+// poller's allocations per Wait.
 type waitRuns map[int]map[string][]float64
 
 func waitCommand(c *config, impl string, n int) (string, []string) {
@@ -285,6 +310,13 @@ func runWait(c *config) (waitRuns, error) {
 					return nil, err
 				}
 				res[n][impl] = append(res[n][impl], v)
+				if impl == "poller" {
+					a, err := field(out, "allocs_per_wait")
+					if err != nil {
+						return nil, err
+					}
+					res[n]["poller-allocs"] = append(res[n]["poller-allocs"], a)
+				}
 			}
 			logf("wait n=%-4d run %d poller %.1f  C %.1f  go-raw %.1f ns/event", n, r+1,
 				res[n]["poller"][r], res[n]["C"][r], res[n]["go-raw"][r])
@@ -315,7 +347,9 @@ type memRuns map[string][]memResult
 
 func runMem(c *config) (memRuns, error) {
 	res := memRuns{}
-	servers := echoServers(c)
+	// The C floor holds no Go heap: nothing to compare; the wait mode
+	// changes no memory figure.
+	servers := slices.DeleteFunc(echoServers(c), func(s echoServer) bool { return s.name == "C" || s.name == altKey })
 	for r := 0; r < c.runs; r++ {
 		for _, s := range rotate(servers, r) {
 			m, err := memOnce(c, s)
