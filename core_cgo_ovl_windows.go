@@ -162,3 +162,10 @@ func setTestSwitches(failBaseQuery syscall.Errno, skipMode int) {
 // of the system calls it made, process-wide.
 func cLiveBytes() int64 { return int64(C.iocp_live_bytes()) }
 func cSyscalls() uint64 { return uint64(C.iocp_syscalls()) }
+
+// setTestBaseHandleFault sets iocp_test_switches so that SIO_BASE_HANDLE
+// fails with err (0: no fault) and the BSP ioctls answer with the socket
+// itself; skip-on-success is decided per socket.
+func setTestBaseHandleFault(err syscall.Errno) {
+	C.iocp_test_switches(-C.int(err), -1)
+}

@@ -14,6 +14,8 @@ package poller
 #cgo nocallback iocp_sock_modify
 #cgo nocallback iocp_sock_rearm
 #cgo nocallback iocp_sock_delete
+#cgo nocallback iocp_sock_retire
+#cgo nocallback iocp_bad_submits
 #cgo nocallback iocp_wake
 #cgo nocallback iocp_live_allocs
 #include "iocp.h"
@@ -75,6 +77,11 @@ func (c *cCore) remove(state uintptr) error {
 	return cErr(C.iocp_sock_delete(C.uintptr_t(c.port), C.uintptr_t(state)))
 }
 
+func (c *cCore) retire(state uintptr) error {
+	c.n.Add(1)
+	return cErr(C.iocp_sock_retire(C.uintptr_t(c.port), C.uintptr_t(state), 0))
+}
+
 // wait passes Go memory for the call's duration only: rearms and out hold
 // no Go pointers, and C keeps none.
 func (c *cCore) wait(rearms []coreRearm, out []rawEvent, timeoutMs uint32) (int, error) {
@@ -105,6 +112,10 @@ func (c *cCore) close() error {
 // cLiveAllocs is the C core's count of live allocations, process-wide.
 func cLiveAllocs() int64 { return int64(C.iocp_live_allocs()) }
 
+// cBadSubmits is the C core's count of polls submitted for a state Go had
+// deleted or retired, process-wide (iocp_bad_submits): 0 unless a bug.
+func cBadSubmits() int64 { return int64(C.iocp_bad_submits()) }
+
 // cCoreNew makes the C core; tests and benchmarks switch newCore between it
 // and newGoCore (the pure-Go core, compiled in cgo builds too).
 var cCoreNew func() (core, error) = newCCore
@@ -115,3 +126,7 @@ func defaultCore() (core, error) { return newCCore() }
 // coreLiveAllocs is the live allocation count of the cores in this build:
 // both cores' counts, so that it covers whichever core newCore picks.
 func coreLiveAllocs() int64 { return cLiveAllocs() + goLiveAllocs() }
+
+// coreBadSubmits is both cores' count of polls submitted for a state Go had
+// deleted or retired: 0 unless a bug.
+func coreBadSubmits() int64 { return cBadSubmits() + goBadSubmits.Load() }

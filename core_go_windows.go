@@ -87,6 +87,7 @@ const (
 	coreReadClosed  = 0x04
 	coreWriteClosed = 0x08
 	coreError       = 0x10
+	coreClosed      = 0x40 // IOCP_CLOSED: the socket was closed under its registration
 	coreDirections  = coreReadable | coreWritable
 
 	// A wake packet has completion key wakeKey (every other packet of the
@@ -159,6 +160,7 @@ type goState struct {
 	pendingEvents uint32 // AFD events asked by the poll in flight
 	status        pollStatus
 	deletePending bool
+	retired       bool // stopped by retire: never polled or reported again; Go still names it
 	dead          bool
 	inUse         bool // off the free list
 }
@@ -184,6 +186,10 @@ type afdHelper struct {
 var goLive atomic.Int64
 
 func goLiveAllocs() int64 { return goLive.Load() }
+
+// goBadSubmits counts polls submitted for a state Go had deleted or retired,
+// process-wide, as iocp_bad_submits does: 0 unless a bug.
+var goBadSubmits atomic.Int64
 
 type goCore struct {
 	n    atomic.Uint64 // Windows calls made
@@ -383,22 +389,56 @@ func (g *goCore) baseSocket(s uintptr) (uintptr, error) {
 		return 0, err
 	}
 	// A layered service provider may hide the base socket from
-	// SIO_BASE_HANDLE; the BSP ioctls still reach it.
-	var err error = wsaENotSock
-	for _, ioctl := range [...]uint32{sioBaseHandle, sioBSPHandlePoll, sioBSPHandleSelect} {
-		base := invalidSocket
-		var ret uint32
-		g.n.Add(1)
-		err = syscall.WSAIoctl(syscall.Handle(s), ioctl, nil, 0, (*byte)(unsafe.Pointer(&base)),
-			uint32(unsafe.Sizeof(base)), &ret, nil, 0)
-		if err == nil && base != invalidSocket {
+	// SIO_BASE_HANDLE; the BSP ioctls still give the socket of the
+	// provider below, from which SIO_BASE_HANDLE is asked again. A BSP
+	// answer equal to the socket asked is that provider's own handle, not
+	// a base: no way down.
+	for depth := 0; depth < 8; depth++ { // providers stacked, at most
+		base, err := g.bspIoctl(s, sioBaseHandle)
+		if err == nil {
 			return base, nil
 		}
-		if err == nil {
-			err = wsaENotSock
+		if err == wsaENotSock {
+			return 0, err
 		}
+		below := invalidSocket
+		for _, ioctl := range [...]uint32{sioBSPHandlePoll, sioBSPHandleSelect} {
+			if b, e := g.bspIoctl(s, ioctl); e == nil && b != s {
+				below = b
+				break
+			}
+		}
+		if below == invalidSocket {
+			return 0, err
+		}
+		s = below
 	}
-	return 0, err
+	return 0, wsaENotSock
+}
+
+// goTestFailBaseHandle, when non-zero, makes SIO_BASE_HANDLE fail with it
+// in the pure-Go core and the BSP ioctls answer with the socket itself
+// (tests: a layered provider that hides the base socket and gives its own
+// handle).
+var goTestFailBaseHandle syscall.Errno
+
+// bspIoctl asks s for the socket one of the BSP ioctls names.
+func (g *goCore) bspIoctl(s uintptr, ioctl uint32) (uintptr, error) {
+	if goTestFailBaseHandle != 0 {
+		if ioctl == sioBaseHandle {
+			return invalidSocket, goTestFailBaseHandle
+		}
+		return s, nil
+	}
+	base := invalidSocket
+	var ret uint32
+	g.n.Add(1)
+	err := syscall.WSAIoctl(syscall.Handle(s), ioctl, nil, 0, (*byte)(unsafe.Pointer(&base)),
+		uint32(unsafe.Sizeof(base)), &ret, nil, 0)
+	if err == nil && base == invalidSocket {
+		err = syscall.Errno(10022) // WSAEINVAL
+	}
+	return base, err
 }
 
 func (g *goCore) link(s *goState) {
@@ -435,6 +475,9 @@ func (g *goCore) setInFlight(s *goState, events uint32) {
 // completed at once), so the state is PENDING: the result is handled only
 // when that packet is dequeued.
 func (g *goCore) submit(s *goState, events uint32) int32 {
+	if s.deletePending || s.retired {
+		goBadSubmits.Add(1)
+	}
 	s.info.timeout = 1<<63 - 1
 	s.info.numberOfHandles = 1
 	s.info.exclusive = 0
@@ -466,7 +509,7 @@ func (g *goCore) cancelPoll(s *goState) {
 // status only from a refused submission, which leaves the state IDLE.
 func (g *goCore) update(s *goState) int32 {
 	wanted := afdEventsFor(s.interest &^ s.reported)
-	if s.dead || s.deletePending {
+	if s.dead || s.deletePending || s.retired {
 		return ntStatusSuccess
 	}
 	if s.status == pollIdle && wanted != 0 {
@@ -529,7 +572,7 @@ func (g *goCore) result(s *goState, was pollStatus) uint32 {
 	events := s.info.handles[0].events
 	if events&afdPollLocalClose != 0 {
 		s.dead = true
-		return 0
+		return coreClosed
 	}
 	if s.interest == 0 {
 		return 0
@@ -548,9 +591,12 @@ func (g *goCore) complete(s *goState) uint32 {
 		g.freeState(s)
 		return 0
 	}
+	if s.retired {
+		return 0 // Go's delete frees it
+	}
 	bits := g.result(s, was)
 	if s.dead {
-		return 0
+		return bits & coreClosed
 	}
 	s.reported |= bits & coreDirections
 	g.updateOrReport(s)
@@ -662,6 +708,20 @@ func (g *goCore) rearm(state uintptr, bits uint32) error {
 func (g *goCore) remove(state uintptr) error {
 	g.mu.Lock()
 	g.deleteLocked(stateAt(state))
+	g.mu.Unlock()
+	return nil
+}
+
+// retire stops s without freeing it (iocp_sock_retire): its poll is
+// cancelled and it is never submitted or reported again; the remove (or
+// rearmDelete entry) that follows frees it.
+func (g *goCore) retire(state uintptr) error {
+	g.mu.Lock()
+	s := stateAt(state)
+	if s.status == pollPending {
+		g.cancelPoll(s)
+	}
+	s.retired = true
 	g.mu.Unlock()
 	return nil
 }

@@ -13,3 +13,7 @@ func defaultCore() (core, error) { return newGoCore() }
 
 // coreLiveAllocs is the live allocation count of the cores in this build.
 func coreLiveAllocs() int64 { return goLiveAllocs() }
+
+// coreBadSubmits counts polls submitted for a state Go had deleted or
+// retired: 0 unless a bug.
+func coreBadSubmits() int64 { return goBadSubmits.Load() }

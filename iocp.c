@@ -28,8 +28,15 @@
  *  - delete_pending: Go has let go of the state (iocp_sock_delete) while a
  *    packet was owed; whoever dequeues that packet (iocp_wait or
  *    iocp_port_close) frees the state.
+ *  - retired: Go stopped the state (iocp_sock_retire) but still names it;
+ *    its poll is cancelled, it is never submitted again and never
+ *    reported, and only Go's delete, which follows, frees it. So once
+ *    Deregister returns no poll names the socket, which Go may close and
+ *    the system may hand out again, even while a wait is blocked.
  *  - dead: AFD reported LOCAL_CLOSE (or the handle is gone): the socket was
  *    closed under us. Never polled again, no event; still Go's until deleted.
+ *    A LOCAL_CLOSE is reported once as {id, IOCP_CLOSED}, so that Go drops
+ *    the registration and the handle number can be registered again.
  *
  * Edge triggering: a direction (READABLE, WRITABLE) reported to Go is added
  * to `reported` and not polled for again until Go re-arms it after
@@ -163,6 +170,7 @@ struct iocp_sock {
 	ULONG pending_events;	/* AFD events asked by the poll in flight */
 	poll_status status;
 	unsigned char delete_pending;
+	unsigned char retired;
 	unsigned char dead;
 };
 
@@ -171,6 +179,9 @@ struct iocp_sock {
 /* ---- allocation accounting ---- */
 
 static volatile LONG64 live_allocs, live_bytes, syscalls;
+/* Polls submitted for a state Go had deleted or retired: a bug, counted for
+ * the tests (iocp_bad_submits), never expected to be other than 0. */
+static volatile LONG64 bad_submits;
 
 static void *alloc_counted(size_t size)
 {
@@ -201,6 +212,11 @@ int64_t iocp_live_allocs(void)
 int64_t iocp_live_bytes(void)
 {
 	return InterlockedCompareExchange64(&live_bytes, 0, 0);
+}
+
+int64_t iocp_bad_submits(void)
+{
+	return InterlockedCompareExchange64(&bad_submits, 0, 0);
 }
 
 uint64_t iocp_syscalls(void)
@@ -331,33 +347,83 @@ static int is_socket(SOCKET s)
 	return 0;
 }
 
-/* The base socket under s (s itself without layered providers). Fails when
- * a layered provider hides it: then the overlapped engine takes s. */
+/* One BSP ioctl on s: the socket it names, or INVALID_SOCKET with *err. */
+static SOCKET bsp_ioctl(SOCKET s, DWORD ioctl, int *err)
+{
+	SOCKET out = INVALID_SOCKET;
+	DWORD bytes;
+
+	if (test_base_error < 0) { /* a provider that hides the base socket */
+		if (ioctl != SIO_BASE_HANDLE)
+			return s; /* and answers BSP with its own handle */
+		*err = -test_base_error;
+		return INVALID_SOCKET;
+	}
+	if (WSAIoctl(s, ioctl, NULL, 0, &out, sizeof out, &bytes, NULL,
+		     NULL) == SOCKET_ERROR) {
+		*err = WSAGetLastError();
+		return INVALID_SOCKET;
+	}
+	if (out == INVALID_SOCKET)
+		*err = WSAEINVAL;
+	return out;
+}
+
+/* The base socket under s (s itself without layered providers). A layered
+ * provider may hide it from SIO_BASE_HANDLE; the BSP ioctls still give the
+ * socket of the provider below, from which SIO_BASE_HANDLE is asked again.
+ * A BSP answer equal to the socket asked is that provider's own handle, not
+ * a base: no way down. Fails with SIO_BASE_HANDLE's error, after which the
+ * overlapped engine takes s if the error is of the layered-provider kind
+ * (base_error_is_layered). */
 static int base_socket(SOCKET s, SOCKET *base_out)
 {
-	static const DWORD ioctls[] = {SIO_BASE_HANDLE, SIO_BSP_HANDLE_POLL,
-				       SIO_BSP_HANDLE_SELECT};
-	SOCKET base;
-	DWORD bytes;
-	int err = WSAENOTSOCK;
+	static const DWORD bsp[] = {SIO_BSP_HANDLE_POLL, SIO_BSP_HANDLE_SELECT};
+	SOCKET base, below;
+	int err = 0, err2, depth;
 	size_t i;
 
-	if (test_base_error != 0)
+	if (test_base_error > 0)
 		return test_base_error;
-
-	/* A layered service provider may hide the base socket from
-	 * SIO_BASE_HANDLE; the BSP ioctls still reach it. */
-	for (i = 0; i < sizeof ioctls / sizeof ioctls[0]; i++) {
-		base = INVALID_SOCKET;
-		if (WSAIoctl(s, ioctls[i], NULL, 0, &base, sizeof base, &bytes,
-			     NULL, NULL) != SOCKET_ERROR &&
-		    base != INVALID_SOCKET) {
+	for (depth = 0; depth < 8; depth++) { /* providers stacked, at most */
+		base = bsp_ioctl(s, SIO_BASE_HANDLE, &err);
+		if (base != INVALID_SOCKET) {
 			*base_out = base;
 			return 0;
 		}
-		err = WSAGetLastError();
+		if (err == WSAENOTSOCK)
+			return err;
+		below = INVALID_SOCKET;
+		for (i = 0; i < sizeof bsp / sizeof bsp[0]; i++) {
+			below = bsp_ioctl(s, bsp[i], &err2);
+			if (below != INVALID_SOCKET && below != s)
+				break;
+			below = INVALID_SOCKET;
+		}
+		if (below == INVALID_SOCKET)
+			return err;
+		s = below;
 	}
 	return err;
+}
+
+/* Whether a failed base-handle query means a layered provider that hides
+ * the base socket (the overlapped engine's case, binding the socket to the
+ * port for good), rather than a passing shortage, which only fails the
+ * registration: the caller may try again. */
+static int base_error_is_layered(int err)
+{
+	switch (err) {
+	case WSAENOBUFS:
+	case WSA_NOT_ENOUGH_MEMORY:
+	case ERROR_NO_SYSTEM_RESOURCES:
+	case WSAEINPROGRESS:
+	case WSAEINTR:
+	case WSAENETDOWN:
+	case WSAENOTSOCK:
+		return 0;
+	}
+	return 1;
 }
 
 static void sock_link(iocp_port *port, iocp_sock *s)
@@ -397,6 +463,8 @@ static NTSTATUS sock_submit(iocp_port *port, iocp_sock *s, ULONG events)
 {
 	NTSTATUS status;
 
+	if (s->delete_pending || s->retired)
+		InterlockedIncrement64(&bad_submits);
 	s->info.Timeout.QuadPart = INT64_MAX;
 	s->info.NumberOfHandles = 1;
 	s->info.Exclusive = FALSE;
@@ -438,7 +506,7 @@ static NTSTATUS sock_update(iocp_port *port, iocp_sock *s)
 {
 	ULONG wanted = afd_events_for(s->interest & ~s->reported);
 
-	if (s->dead || s->delete_pending)
+	if (s->dead || s->delete_pending || s->retired)
 		return NT_STATUS_SUCCESS;
 	if (s->status == POLL_IDLE && wanted != 0) {
 		NTSTATUS status = sock_submit(port, s, wanted);
@@ -498,7 +566,7 @@ static uint32_t sock_result(iocp_sock *s, NTSTATUS status, poll_status was)
 	events = s->info.Handles[0].Events;
 	if (events & AFD_POLL_LOCAL_CLOSE) {
 		s->dead = 1;
-		return 0;
+		return IOCP_CLOSED;
 	}
 	return s->interest != 0 ? bits_for(events, s->interest) : 0;
 }
@@ -518,9 +586,11 @@ static uint32_t sock_complete(iocp_port *port, iocp_sock *s)
 		sock_free(port, s);
 		return 0;
 	}
+	if (s->retired)
+		return 0; /* Go's delete frees it */
 	bits = sock_result(s, s->iosb.Status, was);
 	if (s->dead)
-		return 0;
+		return bits & IOCP_CLOSED;
 	s->reported |= bits & DIRECTIONS;
 	sock_update_or_report(port, s);
 	return bits;
@@ -660,9 +730,10 @@ int iocp_engine_for(uintptr_t socket)
 
 	if (err != 0)
 		return -err;
-	return base_socket((SOCKET)socket, &base) == 0
-		       ? (int)IOCP_ENGINE_AFD
-		       : (int)IOCP_ENGINE_OVERLAPPED;
+	err = base_socket((SOCKET)socket, &base);
+	if (err == 0)
+		return (int)IOCP_ENGINE_AFD;
+	return base_error_is_layered(err) ? (int)IOCP_ENGINE_OVERLAPPED : -err;
 }
 
 void iocp_test_switches(int fail_base_query, int skip_mode)
@@ -694,9 +765,14 @@ int iocp_sock_add_ex(uintptr_t port_handle, uintptr_t socket, uint64_t id,
 	if (err != 0)
 		return err;
 	/* The engine: AFD when it can see the base socket, unless told
-	 * otherwise; the overlapped engine when the query fails. */
-	if ((flags & IOCP_ADD_OVERLAPPED) || connect_addr != NULL ||
-	    base_socket((SOCKET)socket, &base) != 0)
+	 * otherwise; the overlapped engine when a layered provider hides it.
+	 * Any other failure fails the registration and binds nothing. */
+	if (!(flags & IOCP_ADD_OVERLAPPED) && connect_addr == NULL) {
+		err = base_socket((SOCKET)socket, &base);
+		if (err != 0 && !base_error_is_layered(err))
+			return err;
+	}
+	if ((flags & IOCP_ADD_OVERLAPPED) || connect_addr != NULL || err != 0)
 		return ovl_add(port, (SOCKET)socket, id, interest, flags,
 			       connect_addr, connect_addr_len, sock_out,
 			       engine_out);
@@ -776,6 +852,17 @@ static void sock_delete(iocp_port *port, iocp_sock *s, int linger)
 	}
 }
 
+/* Stops s without freeing it (iocp_sock_retire). Overlapped-engine states
+ * are deleted at once (iocp_ovl_delete), never retired. */
+static void sock_retire(iocp_sock *s)
+{
+	if (s->engine == IOCP_ENGINE_OVERLAPPED)
+		return;
+	if (s->status == POLL_PENDING)
+		sock_cancel(s);
+	s->retired = 1;
+}
+
 /* One iocp_rearm entry (or iocp_sock_rearm): a delete, a handover of an
  * overlapped-engine SOCKET, or a re-arm. */
 static void sock_apply(iocp_port *port, iocp_sock *s, uint32_t bits)
@@ -794,6 +881,17 @@ int iocp_sock_delete(uintptr_t port_handle, uintptr_t sock)
 
 	AcquireSRWLockExclusive(&port->lock);
 	sock_delete(port, (iocp_sock *)sock, 0);
+	ReleaseSRWLockExclusive(&port->lock);
+	return 0;
+}
+
+int iocp_sock_retire(uintptr_t port_handle, uintptr_t sock, uint32_t bits)
+{
+	iocp_port *port = (iocp_port *)port_handle;
+
+	AcquireSRWLockExclusive(&port->lock);
+	(void)bits;
+	sock_retire((iocp_sock *)sock);
 	ReleaseSRWLockExclusive(&port->lock);
 	return 0;
 }

@@ -19,6 +19,13 @@
  *  - What an overlapped-engine state holds for Go when deleted (an
  *    accepted SOCKET, a received datagram) is handed back by
  *    iocp_ovl_delete, never dropped: Go owns it from then on.
+ *  - iocp_sock_retire stops a state at once but leaves it Go's: for a
+ *    delete made while a wait is blocked, when the batch that wait is
+ *    applying may still name the state (AFD states; overlapped-engine
+ *    states are deleted at once, iocp_ovl_delete). C cancels its poll and
+ *    never polls or reports it again, so Go may close the socket as soon as retire returns; Go's
+ *    delete follows (the next wait's batch) and frees it as above. Between
+ *    the two, rearm entries and iocp_sock_rearm on it are no-ops.
  *  - iocp_port_close cancels every pending poll, waits for every completion,
  *    frees every state (deleted or not) and the port. No handle of that port
  *    may be used afterwards.
@@ -34,8 +41,9 @@
  *    the driver reports them (not for interest 0). A poll that fails is
  *    reported once as {id, IOCP_ERROR}; its directions then wait for a
  *    re-arm or modify, so a lasting failure cannot spin.
- *  - A socket closed while registered gets no event and is never polled
- *    again; its state is still Go's to delete.
+ *  - A socket closed while registered is never polled again; when a poll in
+ *    flight sees the close (AFD_POLL_LOCAL_CLOSE) it gets one record
+ *    {id, IOCP_CLOSED} and no event. Its state is still Go's to delete.
  *
  * Return values: 0 on success, otherwise a Win32 / Winsock error code
  * (NTSTATUS values are mapped with RtlNtStatusToDosError).
@@ -56,6 +64,10 @@
 #define IOCP_READ_CLOSED 0x04u
 #define IOCP_WRITE_CLOSED 0x08u
 #define IOCP_ERROR 0x10u
+/* Only alone in a record: AFD saw the socket closed while registered (Go's
+ * misuse: closed before Deregister). The state is dead; Go drops the
+ * registration and deletes the state. */
+#define IOCP_CLOSED 0x40u
 
 /* Wake packets carry the waker's id in the completion key with this bit set;
  * id 0 is the port's internal wake (returns from iocp_wait, no event). Go
@@ -76,7 +88,8 @@ typedef struct iocp_event {
  * directions in bits, so poll for them again. */
 /* In iocp_rearm.bits: delete the state, as iocp_sock_delete would. Go defers
  * deletes made while a wait is blocked to the next wait, because the blocked
- * wait may be applying a batch that names the state. */
+ * wait may be applying a batch that names the state; it retires the state
+ * at once (iocp_sock_retire), so only the free waits. */
 #define IOCP_REARM_DELETE 0x80000000u
 /* Lingering close of an overlapped-engine socket (iocp_sock_rearm or a
  * batch entry of iocp_wait; never for AFD states):
@@ -121,6 +134,12 @@ int iocp_sock_modify(uintptr_t port, uintptr_t sock, uint64_t id,
 int iocp_sock_rearm(uintptr_t port, uintptr_t sock, uint32_t bits);
 /* Cancels any pending poll; the handle is C's from here on. */
 int iocp_sock_delete(uintptr_t port, uintptr_t sock);
+/* Stops an AFD state without freeing it (the ownership rules above):
+ * cancels any pending poll, and no poll names the socket from then on. The
+ * state stays Go's until it deletes it. bits: 0. An overlapped-engine state
+ * is left as it is (Go deletes those at once with iocp_ovl_delete).
+ * Returns 0. */
+int iocp_sock_retire(uintptr_t port, uintptr_t sock, uint32_t bits);
 
 /* Applies the re-arms, then dequeues up to cap completions, waiting at most
  * timeout_ms (INFINITE = 0xFFFFFFFF), and writes at most cap records to out.
@@ -178,8 +197,10 @@ int iocp_wake(uintptr_t port, uint64_t id);
 #define IOCP_E_RAW_LISTENER 0x20000002
 
 /* iocp_sock_add with an engine choice: AFD unless flags ask for the
- * overlapped engine or the socket's base-handle query fails (then the
- * overlapped engine, automatically). connect_addr (copied; may be NULL) is
+ * overlapped engine or the socket's base-handle query fails the way a
+ * layered provider makes it fail (then the overlapped engine,
+ * automatically; a passing failure such as WSAENOBUFS is returned, and
+ * nothing is bound). connect_addr (copied; may be NULL) is
  * the peer of a stream whose connect was deferred: the overlapped engine
  * starts it with ConnectEx (the socket must be bound). */
 int iocp_sock_add_ex(uintptr_t port, uintptr_t socket, uint64_t id,
@@ -188,7 +209,7 @@ int iocp_sock_add_ex(uintptr_t port, uintptr_t socket, uint64_t id,
 		     uint32_t *engine_out);
 
 /* The engine iocp_sock_add_ex would pick for socket without flags, or an
- * error (WSAENOTSOCK...) as a negative number. */
+ * error (WSAENOTSOCK, WSAENOBUFS...) as a negative number. */
 int iocp_engine_for(uintptr_t socket);
 
 /* Writes from buf through the state's C-owned send buffer (to: the
@@ -266,8 +287,11 @@ void iocp_ovl_free(void *p);
  * at once with err, instead of being issued (after < 0: none). */
 void iocp_test_fail_send(int after, int err);
 
-/* Test switches, process-wide. fail_base_query: a non-zero error makes
- * every base-handle query fail with it (as under a non-IFS LSP).
+/* Test switches, process-wide. fail_base_query: a positive error makes
+ * every base-handle query fail with it (as under a non-IFS LSP); a
+ * negative one makes SIO_BASE_HANDLE fail with -fail_base_query and the
+ * BSP ioctls answer with the socket itself (as a provider that hides the
+ * base socket and gives its own handle).
  * skip_mode: -1 decide per socket (default), 0 never set
  * FILE_SKIP_COMPLETION_PORT_ON_SUCCESS, 1 always. */
 void iocp_test_switches(int fail_base_query, int skip_mode);
@@ -280,5 +304,9 @@ uint64_t iocp_syscalls(void);
 /* Number of live C allocations made by this core (ports, states, helpers),
  * process-wide: 0 once every port is closed. */
 int64_t iocp_live_allocs(void);
+
+/* Polls ever submitted for a state Go had deleted or retired, process-wide:
+ * a bug if not 0 (a check for the tests). */
+int64_t iocp_bad_submits(void);
 
 #endif

@@ -104,6 +104,10 @@ const (
 	flagReadClosed  = 0x04
 	flagWriteClosed = 0x08
 	flagError       = 0x10
+	// flagClosed comes alone, from the Windows cores only: the OS saw the
+	// handle closed while registered (a RawSocket closed before its
+	// Deregister). Never an event: the registry drops the registration.
+	flagClosed = 0x40
 )
 
 // Event is one readiness notification: a small value without pointers.
@@ -666,6 +670,12 @@ func (r *Registry) translate(events *Events, n int) {
 			continue
 		}
 		if reg := r.lookupKeyLocked(key); reg != nil {
+			if flags&flagClosed != 0 {
+				// Dropped, as wepoll does, so that the handle
+				// number, once reused, can be registered again.
+				r.removeLocked(reg)
+				continue
+			}
 			// Directions outside the interest are dropped (epoll reports
 			// a peer's close as readable to a Writable-only registration;
 			// flagReadable and flagWritable equal Readable and Writable);

@@ -10,7 +10,8 @@ import (
 // live in a core (core_cgo_windows.go: the C core in iocp.c; a pure-Go core
 // for builds without cgo), behind the small interface below. This file
 // keeps what both share: registration ids, the queue of re-arms that the
-// next wait flushes in the same crossing, and deferred deletes.
+// next wait flushes in the same crossing, and deletes made during a blocked
+// wait, which retire the state at once and free it in the next wait.
 
 const sysKeyIsHandle = false
 
@@ -22,6 +23,10 @@ type core interface {
 	modify(state uintptr, id uint64, interest uint32) error
 	rearm(state uintptr, bits uint32) error
 	remove(state uintptr) error
+	// retire stops an AFD state at once without freeing it
+	// (iocp_sock_retire): no poll names its socket afterwards. The state
+	// stays Go's until a remove (or a rearmDelete entry) frees it.
+	retire(state uintptr) error
 	// wait applies rearms, then fills out with at most len(out) records.
 	wait(rearms []coreRearm, out []rawEvent, timeoutMs uint32) (int, error)
 	wake(id uint64) error
@@ -82,8 +87,10 @@ type sysPoll struct {
 	// mu guards inWait, the queues and every sysReg. While no wait runs,
 	// re-arms are queued and flushed by the next wait in its one crossing;
 	// while a wait is blocked, re-arms go to the core at once (so that wait
-	// sees them) and deletes are deferred to the next wait, because the
-	// running wait may be applying a batch that names the state.
+	// sees them) and deletes retire the state at once (so that no poll
+	// names the socket once remove returns) and free it in the next wait's
+	// batch, because the running wait may be applying a batch that names
+	// the state.
 	mu      sync.Mutex
 	inWait  bool
 	rearms  []*registration // each once: its sys.queued is non-zero
@@ -161,6 +168,11 @@ func (s *sysPoll) remove(r *registration) error {
 		r.owner.sys.linger.Store(&lingerTo{sp: s, state: r.sys.state})
 	}
 	if s.inWait {
+		// Stopped now: the caller may close the socket (and the system
+		// reuse its number) as soon as this returns.
+		if err := s.core.retire(r.sys.state); err != nil {
+			return sysError("deregister", err)
+		}
 		s.deletes = append(s.deletes, deferred{state: r.sys.state, bits: bits})
 		return nil
 	}
@@ -334,6 +346,11 @@ func (s *socket) wouldBlock(flags uint32) {
 // net's) fails with ErrBoundElsewhere, and a listener fails with an error
 // matching errors.ErrUnsupported (that engine learns a listener's readiness
 // only from AcceptEx, which would take the connection from the caller).
+//
+// Closing a RawSocket before Deregister is a mistake, but not a lasting
+// one: once a poll in flight on it (a direction of its interest not yet
+// reported) sees the close, the registration is dropped, so the handle
+// number, when the system hands it out again, can be registered anew.
 func RawSocket(s syscall.Handle) Source { return rawSocket(s) }
 
 type rawSocket syscall.Handle

@@ -540,10 +540,16 @@ static void test_local_close(void)
 	SOCKET c, s, c2, s2;
 	uintptr_t port = open_port(), h, h2;
 
-	/* Closed with a poll pending: LOCAL_CLOSE, no event, dead. */
+	seen w;
+
+	/* Closed with a poll pending: LOCAL_CLOSE, one IOCP_CLOSED record and
+	 * no event, dead. */
 	tcp_pair(&c, &s);
 	h = add(port, s, 1, IOCP_READABLE);
 	closesocket(s);
+	w = wait_for(port, 1);
+	CHECK_EQ(w.records, 1);
+	CHECK_EQ(w.bits, IOCP_CLOSED);
 	CHECK_EQ(quiet(port, 200), 0);
 	CHECK_EQ(iocp_live_allocs(), base + 3); /* still Go's until delete */
 	CHECK_OK(iocp_sock_rearm(port, h, IOCP_READABLE));
@@ -565,6 +571,80 @@ static void test_local_close(void)
 	CHECK_EQ(iocp_live_allocs(), base);
 	closesocket(c);
 	closesocket(c2);
+}
+
+static HANDLE event_at(HANDLE want);
+
+/* iocp_sock_retire (a Deregister while a wait is blocked): the poll is
+ * cancelled at once and never submitted again, nothing is reported, and
+ * the state lives on until the delete that follows, here a rearm-list
+ * entry of the next wait, as Go sends it. */
+static void test_retire(void)
+{
+	int64_t base = iocp_live_allocs(), bad = iocp_bad_submits();
+	SOCKET c, s, c2, s2;
+	uintptr_t port = open_port(), h, h2;
+	iocp_rearm del;
+	iocp_event ev[4];
+	HANDLE reuse;
+	int n;
+
+	/* A poll pending: retired, then the socket closed and its number
+	 * given to an event. Nothing is polled again (a poll naming the event
+	 * would kill Wine's wineserver). */
+	tcp_pair(&c, &s);
+	h = add(port, s, 1, IOCP_READABLE | IOCP_WRITABLE);
+	CHECK_EQ(wait_for(port, 1).records, 1); /* writable; readable polled */
+	CHECK_OK(iocp_sock_retire(port, h, 0));
+	closesocket(s);
+	reuse = event_at((HANDLE)s);
+	send_byte(c);
+	CHECK_OK(iocp_sock_rearm(port, h, IOCP_READABLE | IOCP_WRITABLE));
+	CHECK_EQ(quiet(port, 200), 0); /* the cancelled poll's packet came */
+	CHECK_EQ(iocp_live_allocs(), base + 3); /* still Go's: not freed */
+	del.sock = h;
+	del.bits = IOCP_REARM_DELETE;
+	del.reserved = 0;
+	CHECK_OK(iocp_wait(port, &del, 1, ev, 4, 50, &n));
+	CHECK_EQ(n, 0);
+	CHECK_EQ(iocp_live_allocs(), base + 2); /* idle: freed by the entry */
+	if (reuse != NULL)
+		CloseHandle(reuse);
+
+	/* Its completion already queued (data there at add): not reported. */
+	tcp_pair(&c2, &s2);
+	send_byte(c2);
+	Sleep(50);
+	h2 = add(port, s2, 2, IOCP_READABLE);
+	Sleep(50);
+	CHECK_OK(iocp_sock_retire(port, h2, 0));
+	CHECK_EQ(quiet(port, 100), 0);
+	CHECK_EQ(iocp_live_allocs(), base + 3);
+	CHECK_OK(iocp_sock_delete(port, h2));
+	CHECK_EQ(iocp_live_allocs(), base + 2);
+
+	CHECK_EQ(iocp_bad_submits(), bad);
+	CHECK_OK(iocp_port_close(port));
+	CHECK_EQ(iocp_live_allocs(), base);
+	closesocket(c);
+	closesocket(c2);
+	closesocket(s2);
+}
+
+/* A retired state that Go forgets to delete is freed by iocp_port_close. */
+static void test_retire_then_port_close(void)
+{
+	int64_t base = iocp_live_allocs();
+	SOCKET c, s;
+	uintptr_t port = open_port(), h;
+
+	tcp_pair(&c, &s);
+	h = add(port, s, 1, IOCP_READABLE);
+	CHECK_OK(iocp_sock_retire(port, h, 0));
+	CHECK_OK(iocp_port_close(port));
+	CHECK_EQ(iocp_live_allocs(), base);
+	closesocket(c);
+	closesocket(s);
 }
 
 /* An event handle with the number `want` (just freed), if it comes back
@@ -910,6 +990,8 @@ static const test tests[] = {
 	{"many_sockets_many_helpers", test_many_sockets_many_helpers},
 	{"peer_close", test_peer_close},
 	{"local_close", test_local_close},
+	{"retire", test_retire},
+	{"retire_then_port_close", test_retire_then_port_close},
 	{"refused_poll_reported", test_refused_poll_reported},
 	{"rearm_list", test_rearm_list},
 	{"add_errors", test_add_errors},
