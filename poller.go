@@ -266,9 +266,14 @@ type Poll struct {
 	registry Registry
 	sys      sysPoll
 
-	mu         sync.Mutex // guards closed, waiting; held by Wake around the OS wake
-	closed     bool
-	waiting    bool
+	// state holds pollWaiting and pollClosed. One compare-and-swap sets
+	// each, so a Wait and a Close agree on which came first without a lock
+	// round trip per Wait.
+	state atomic.Uint32
+	// mu is held by Close as it sets pollClosed and by Wake around the OS
+	// wake: a Wake either ends before Close frees the OS resources or
+	// finds the Poll closed.
+	mu         sync.Mutex
 	waitExited chan struct{} // closed by a Wait that returns after Close
 }
 
@@ -317,34 +322,44 @@ func (p *Poll) Wait(events *Events, timeout time.Duration) error {
 	return err
 }
 
+// Bits of Poll.state.
+const (
+	pollWaiting uint32 = 1 << iota // a Wait runs
+	pollClosed                     // Close was called
+)
+
 func (p *Poll) beginWait() error {
 	if !p.opened() {
 		return errClosed
 	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.closed {
-		return errClosed
+	for {
+		st := p.state.Load()
+		if st&pollClosed != 0 {
+			return errClosed
+		}
+		if st&pollWaiting != 0 {
+			return ErrConcurrentWait
+		}
+		if p.state.CompareAndSwap(st, st|pollWaiting) {
+			break
+		}
 	}
-	if p.waiting {
-		return ErrConcurrentWait
-	}
-	p.waiting = true
 	p.sys.beginWait()
 	return nil
 }
 
 // endWait reports whether the Poll was closed while waiting; if so it lets
-// the closing goroutine proceed to free the OS resources.
+// the closing goroutine proceed to free the OS resources. A Close that
+// sets pollClosed before the waiting bit clears waits for waitExited; one
+// after it finds no Wait to wait for.
 func (p *Poll) endWait() (closed bool) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.waiting = false
 	p.sys.endWait()
-	if p.closed {
+	st := p.state.Add(^(pollWaiting - 1)) // clear pollWaiting, which is set
+	if st&pollClosed != 0 {
 		close(p.waitExited)
+		return true
 	}
-	return p.closed
+	return false
 }
 
 func (p *Poll) waitLoop(events *Events, timeout time.Duration) error {
@@ -375,11 +390,7 @@ func (p *Poll) waitLoop(events *Events, timeout time.Duration) error {
 	}
 }
 
-func (p *Poll) isClosed() bool {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.closed
-}
+func (p *Poll) isClosed() bool { return p.state.Load()&pollClosed != 0 }
 
 // afterOSWait, when a test sets it, runs between an OS wait that returned
 // n records and their translation into events.
@@ -413,13 +424,19 @@ func (p *Poll) Close() error {
 		return errClosed
 	}
 	p.mu.Lock()
-	if p.closed {
-		p.mu.Unlock()
-		return errClosed
+	var st uint32
+	for {
+		st = p.state.Load()
+		if st&pollClosed != 0 {
+			p.mu.Unlock()
+			return errClosed
+		}
+		if p.state.CompareAndSwap(st, st|pollClosed) {
+			break
+		}
 	}
-	p.closed = true
-	waiting := p.waiting
 	p.mu.Unlock()
+	waiting := st&pollWaiting != 0
 
 	// The registry refuses new registrations at once, but keeps its tables
 	// until the blocked Wait has returned: that Wait still translates the
@@ -782,7 +799,7 @@ func (w *Waker) Wake() error {
 	p := w.p
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.closed {
+	if p.isClosed() {
 		return errClosed
 	}
 	if w.pending.Swap(true) {

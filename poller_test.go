@@ -261,9 +261,7 @@ func drain(t testing.TB, s *TCPStream) []byte {
 // waitBlocked returns once another goroutine is inside p.Wait.
 func waitBlocked(p *Poll) {
 	for {
-		p.mu.Lock()
-		w := p.waiting
-		p.mu.Unlock()
+		w := p.state.Load()&pollWaiting != 0
 		if w {
 			return
 		}

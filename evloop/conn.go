@@ -75,18 +75,25 @@ func (c *Conn) LocalAddr() net.Addr { return c.stream.LocalAddr() }
 // RemoteAddr returns the peer's address.
 func (c *Conn) RemoteAddr() net.Addr { return c.stream.RemoteAddr() }
 
-// Buffered returns the bytes of the backlog: written, not yet sent.
+// Buffered returns the bytes written and not yet sent: those of this
+// batch and the backlog.
 func (c *Conn) Buffered() int {
-	if c.ext == nil {
-		return 0
+	n := 0
+	if c.l.outConn == c {
+		n = len(c.l.out)
 	}
-	return len(c.ext.backlog)
+	if c.ext != nil {
+		n += len(c.ext.backlog)
+	}
+	return n
 }
 
-// Write sends b: what the socket does not take at once is copied into the
-// backlog and sent when it has room, behind anything already there. It
-// returns len(b), or net.ErrClosed after Close or CloseWrite. An error of
-// the socket closes c (OnClose gets it once the current callback returns).
+// Write sends b: it is collected with c's other writes of this batch of
+// callbacks (one Wait's events) and sent with one write system call when
+// the batch ends; what the socket does not take then is kept in the
+// backlog and sent when it has room. It returns len(b), or net.ErrClosed
+// after Close or CloseWrite. An error of the socket closes c (OnClose gets
+// it once the current callback returns).
 func (c *Conn) Write(b []byte) (int, error) {
 	if c.flags&(fClosing|fClosed|fWriteClosed) != 0 {
 		return 0, net.ErrClosed
@@ -98,20 +105,12 @@ func (c *Conn) Write(b []byte) (int, error) {
 		c.ext.backlog = append(c.ext.backlog, b...)
 		return len(b), nil
 	}
-	w, err := c.stream.Write(b)
-	if err != nil && !errors.Is(err, poller.ErrWouldBlock) {
-		c.fail(err)
-		return w, err
-	}
-	if w < len(b) {
-		c.queue(b[w:])
-	}
+	c.l.stage(c, b)
 	return len(b), nil
 }
 
 // Writev sends the buffers in order, as Write does with their
-// concatenation. Until poller's TCPStream has a vectored write, the
-// buffers go out with one Write each (see writev).
+// concatenation: they join c's output of this batch, sent with one write.
 func (c *Conn) Writev(bufs [][]byte) (int, error) {
 	if c.flags&(fClosing|fClosed|fWriteClosed) != 0 {
 		return 0, net.ErrClosed
@@ -119,51 +118,16 @@ func (c *Conn) Writev(bufs [][]byte) (int, error) {
 	total := 0
 	for _, b := range bufs {
 		total += len(b)
-	}
-	if total == 0 {
-		return 0, nil
-	}
-	if c.pending() {
-		for _, b := range bufs {
-			c.ext.backlog = append(c.ext.backlog, b...)
-		}
-		return total, nil
-	}
-	w, err := writev(c.stream, bufs)
-	if err != nil && !errors.Is(err, poller.ErrWouldBlock) {
-		c.fail(err)
-		return w, err
-	}
-	for i, b := range bufs {
-		if w >= len(b) {
-			w -= len(b)
-			continue
-		}
-		c.queue(b[w:])
-		for _, rest := range bufs[i+1:] {
-			c.ext.backlog = append(c.ext.backlog, rest...)
-		}
-		break
-	}
-	return total, nil
-}
-
-// writev writes bufs to st in order until the socket refuses bytes; it
-// returns the bytes written. It is the one place to switch to a vectored
-// write once poller's TCPStream has one.
-func writev(st *poller.TCPStream, bufs [][]byte) (int, error) {
-	n := 0
-	for _, b := range bufs {
 		if len(b) == 0 {
 			continue
 		}
-		w, err := st.Write(b)
-		n += w
-		if err != nil {
-			return n, err
+		if c.pending() {
+			c.ext.backlog = append(c.ext.backlog, b...)
+		} else {
+			c.l.stage(c, b)
 		}
 	}
-	return n, nil
+	return total, nil
 }
 
 // AsyncWrite queues b to be written to c on its loop; any goroutine may
@@ -191,6 +155,10 @@ func (c *Conn) CloseWrite() error {
 		return net.ErrClosed
 	}
 	c.flags |= fWriteClosed
+	c.l.flushStaged(c)
+	if c.flags&fClosing != 0 {
+		return nil // the write failed: c closes
+	}
 	if c.pending() {
 		c.ext.shutWrite = true
 		return nil
@@ -203,6 +171,10 @@ func (c *Conn) CloseWrite() error {
 func (c *Conn) closeWith(err error) {
 	if c.flags&(fClosing|fClosed) != 0 {
 		return
+	}
+	c.l.flushStaged(c)
+	if c.flags&fClosing != 0 {
+		return // the write failed: c closes with its error
 	}
 	c.flags |= fClosing
 	if c.pending() {
@@ -218,6 +190,7 @@ func (c *Conn) fail(err error) {
 		return
 	}
 	c.flags |= fClosing
+	c.l.dropStaged(c)
 	if c.ext != nil {
 		c.ext.backlog = c.ext.backlog[:0]
 	}
@@ -274,7 +247,7 @@ func (c *Conn) interest(i poller.Interest) {
 // meanwhile happens.
 func (c *Conn) flush() bool {
 	x := c.ext
-	w, err := c.stream.Write(x.backlog)
+	w, err := c.l.send(c.stream, x.backlog)
 	if err != nil && !errors.Is(err, poller.ErrWouldBlock) {
 		c.l.closeConn(c, err)
 		return false

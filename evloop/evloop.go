@@ -15,8 +15,11 @@
 //     (ErrIdleTimeout, ErrServerClosed, a *PanicError, an OS error);
 //   - Ticker.OnTick(l), if the Handler has it, on every loop.
 //
-// Conn.Write writes at once what the socket takes and keeps the rest in the
-// connection's backlog, sent when the socket has room; while the backlog
+// Conn.Write collects a connection's writes of one batch of callbacks (one
+// Wait's events, then the inbox and the timers) and sends them with one
+// write system call when the batch ends, before the loop waits again. What
+// the socket does not take stays in the connection's backlog, sent when
+// the socket has room; while the backlog
 // is above Server.HighWater the loop reads that connection no more
 // (backpressure). Conn.AsyncWrite and Loop.Post are the ways in from other
 // goroutines: they queue work in the loop's inbox and wake it.

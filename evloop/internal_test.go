@@ -88,3 +88,53 @@ func TestAcceptBackoff(t *testing.T) {
 		t.Fatalf("echo after the errors cleared: %q, %v", buf, err)
 	}
 }
+
+// pieces writes what it reads back one byte per Write and counts its OnData
+// calls.
+type pieces struct {
+	BaseHandler
+	calls atomic.Int64
+}
+
+func (h *pieces) OnData(c *Conn, in []byte) {
+	h.calls.Add(1)
+	for i := range in {
+		c.Write(in[i : i+1])
+	}
+}
+
+// Writes made in one batch of callbacks go out with one write system call
+// per connection, not one per Write.
+func TestWritesFlushOncePerBatch(t *testing.T) {
+	h := &pieces{}
+	srv := &Server{Handler: h, Loops: 1, Addrs: []string{"127.0.0.1:0"}}
+	if err := srv.Listen(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(context.Background()) }()
+	defer func() { srv.Close(); <-done }()
+	c, err := net.DialTimeout("tcp", srv.ListenerAddrs()[0].String(), 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(20 * time.Second))
+	msg := []byte("0123456789abcdef")
+	got := make([]byte, len(msg))
+	for range 20 {
+		if _, err := c.Write(msg); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := io.ReadFull(c, got); err != nil || string(got) != string(msg) {
+			t.Fatalf("got %q, %v; want %q", got, err, msg)
+		}
+	}
+	srv.Close()
+	<-done // the loop has returned: its counter is ours to read
+	done <- nil
+	writes, calls := srv.loops[0].writes, h.calls.Load()
+	if writes > calls {
+		t.Fatalf("%d write calls for %d OnData calls of %d one-byte Writes each: want one per batch", writes, calls, len(msg))
+	}
+}

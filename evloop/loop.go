@@ -73,6 +73,9 @@ type Loop struct {
 	now     int64 // nanoseconds since start, set after each Wait
 	packets []*PacketConn
 
+	out       []byte // outConn's writes of this batch, not sent yet
+	outConn   *Conn  // the connection out is for, or nil
+	writes    int64  // write system calls, for tests; read once run returned
 	bytesRead atomic.Int64
 	open      atomic.Int64
 }
@@ -169,6 +172,8 @@ func (l *Loop) run() error {
 			l.bytesRead.Add(read)
 		}
 		l.runTimers()
+		l.flushOut()
+		l.reap()
 		if l.current == loopClosing || l.current == loopDraining && l.live == 0 {
 			l.closeAll(ErrServerClosed)
 			return nil
@@ -289,6 +294,83 @@ func (l *Loop) enter(state loopState) {
 		}
 		c.closeWith(ErrServerClosed)
 	}
+}
+
+// stageMax is the most a batch collects before it writes: a larger output
+// goes out at once, and the backlog (with backpressure) takes what the
+// socket refuses.
+const stageMax = ReadBufSize
+
+// stage adds b to c's output of this batch. The loop holds one connection's
+// output at a time: a write to another one sends it first. So a loop keeps
+// one buffer for all its connections, and an idle connection none.
+func (l *Loop) stage(c *Conn, b []byte) {
+	if l.outConn == c && len(l.out)+len(b) <= stageMax {
+		l.out = append(l.out, b...)
+		return
+	}
+	l.flushOut() // another connection's output, or c's that b would push past stageMax
+	switch {
+	case c.flags&fClosing != 0: // that write failed: c closes
+	case c.pending():
+		c.ext.backlog = append(c.ext.backlog, b...)
+	case len(b) >= stageMax:
+		l.write(c, b)
+	default:
+		l.outConn = c
+		l.out = append(l.out, b...)
+	}
+}
+
+// flushStaged sends c's output of this batch now, if it has any: Close
+// and CloseWrite act after it.
+func (l *Loop) flushStaged(c *Conn) {
+	if l.outConn == c {
+		l.flushOut()
+	}
+}
+
+// dropStaged forgets c's output of this batch: c failed or closed.
+func (l *Loop) dropStaged(c *Conn) {
+	if l.outConn == c {
+		l.out = l.out[:0]
+		l.outConn = nil
+	}
+}
+
+// flushOut sends the output of this batch with one write; the socket's
+// refusal goes to the backlog. It runs when the batch ends, before the
+// loop waits again: no output waits for the next event.
+func (l *Loop) flushOut() {
+	c := l.outConn
+	if c == nil {
+		return
+	}
+	l.outConn = nil
+	l.write(c, l.out)
+	l.out = l.out[:0] // at most stageMax, kept: one buffer per loop
+}
+
+// write sends b to c, whose backlog is empty, and keeps in the backlog
+// what the socket does not take.
+func (l *Loop) write(c *Conn, b []byte) {
+	w, err := l.send(c.stream, b)
+	if err != nil && !errors.Is(err, poller.ErrWouldBlock) {
+		c.fail(err)
+		return
+	}
+	if w > 0 {
+		c.seen = l.sweeps
+	}
+	if w < len(b) {
+		c.queue(b[w:])
+	}
+}
+
+// send writes b to st, counting the write.
+func (l *Loop) send(st *poller.TCPStream, b []byte) (int, error) {
+	l.writes++
+	return st.Write(b)
 }
 
 // shutInbox runs as the loop returns: the inbox is closed, and what it
@@ -450,6 +532,7 @@ func (l *Loop) closeConn(c *Conn, err error) {
 		return
 	}
 	c.flags |= fClosed
+	l.dropStaged(c)
 	c.stream.Close() // deregisters
 	if c.ext != nil {
 		c.ext.backlog = nil
@@ -465,6 +548,7 @@ func (l *Loop) closeConn(c *Conn, err error) {
 // drop closes c without callbacks: a dial that failed or was given up.
 func (l *Loop) drop(c *Conn) {
 	c.flags |= fClosed
+	l.dropStaged(c)
 	c.stream.Close()
 	l.release(c)
 }
