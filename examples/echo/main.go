@@ -18,21 +18,19 @@ package main
 
 import (
 	"bufio"
-	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log"
 	"net"
 	"os"
-	"os/signal"
 	"runtime"
 	"strings"
 	"sync/atomic"
 	"time"
 
 	"github.com/evpoll/poller/evloop"
+	"github.com/evpoll/poller/examples/internal/serve"
 )
 
 func main() {
@@ -43,31 +41,20 @@ func main() {
 	conns := flag.Int("conns", 8, "connections of -load")
 	size := flag.Int("size", 512, "message size of -load, in bytes")
 	flag.Parse()
-	log.SetPrefix("echo: ")
-	log.SetFlags(0)
-
-	srv := newServer(*addr, *nloops)
-	if err := srv.Listen(); err != nil {
-		log.Fatal(err)
-	}
-	// bench/ waits for this line.
-	fmt.Printf("listening on %s with %d loops\n", srv.ListenerAddrs()[0], srv.NumLoops())
+	var also []func(*evloop.Server, func())
 	if *stats {
-		go serveStats(srv)
+		also = append(also, func(srv *evloop.Server, _ func()) { serveStats(srv) })
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-	defer stop()
 	if *load > 0 {
-		go func() {
+		also = append(also, func(srv *evloop.Server, stop func()) {
 			defer stop()
 			if err := runLoad(srv.ListenerAddrs()[0].String(), *conns, *size, *load); err != nil {
 				log.Fatal(err)
 			}
-		}()
+		})
 	}
-	if err := srv.Serve(ctx); !errors.Is(err, evloop.ErrServerClosed) {
-		log.Fatal(err)
-	}
+	// bench/ waits for the line serve.Run prints.
+	serve.Run("echo", newServer(*addr, *nloops), also...)
 }
 
 // runLoad echoes size-byte messages over conns connections for d, one

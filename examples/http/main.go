@@ -10,32 +10,14 @@
 package main
 
 import (
-	"context"
-	"errors"
 	"flag"
-	"fmt"
-	"log"
-	"os"
-	"os/signal"
 
-	"github.com/evpoll/poller/evloop"
+	"github.com/evpoll/poller/examples/internal/serve"
 )
 
 func main() {
 	addr := flag.String("addr", "127.0.0.1:8080", "address to listen on")
 	nloops := flag.Int("loops", 0, "event loops (0: GOMAXPROCS)")
 	flag.Parse()
-	log.SetPrefix("http: ")
-	log.SetFlags(0)
-
-	srv := newServer(*addr, *nloops)
-	if err := srv.Listen(); err != nil {
-		log.Fatal(err)
-	}
-	fmt.Printf("listening on %s with %d loops\n", srv.ListenerAddrs()[0], srv.NumLoops())
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-	defer stop()
-	if err := srv.Serve(ctx); !errors.Is(err, evloop.ErrServerClosed) {
-		log.Fatal(err)
-	}
+	serve.Run("http", newServer(*addr, *nloops))
 }

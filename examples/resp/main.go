@@ -14,35 +14,18 @@
 package main
 
 import (
-	"context"
-	"errors"
 	"flag"
-	"fmt"
-	"log"
-	"os"
-	"os/signal"
 
 	"github.com/evpoll/poller/evloop"
+	"github.com/evpoll/poller/examples/internal/serve"
 )
 
 func main() {
 	addr := flag.String("addr", "127.0.0.1:6380", "address to listen on")
 	nloops := flag.Int("loops", 0, "event loops (0: GOMAXPROCS)")
 	flag.Parse()
-	log.SetPrefix("resp: ")
-	log.SetFlags(0)
-
-	srv := newServer(*addr, *nloops)
-	if err := srv.Listen(); err != nil {
-		log.Fatal(err)
-	}
-	// bench/ waits for this line.
-	fmt.Printf("listening on %s with %d loops\n", srv.ListenerAddrs()[0], srv.NumLoops())
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-	defer stop()
-	if err := srv.Serve(ctx); !errors.Is(err, evloop.ErrServerClosed) {
-		log.Fatal(err)
-	}
+	// bench/ waits for the line serve.Run prints.
+	serve.Run("resp", newServer(*addr, *nloops))
 }
 
 // newServer returns the RESP server for addr with n loops (n < 1:
