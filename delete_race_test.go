@@ -98,6 +98,10 @@ type raceSlot struct {
 }
 
 func TestDeregisterCloseReregisterRaceBlockedWait(t *testing.T) {
+	ForEachSkipMode(t, deregisterCloseReregisterRace)
+}
+
+func deregisterCloseReregisterRace(t *testing.T) {
 	checkLeaks(t)
 	bad0 := badSubmits()
 	p := newPoll(t)

@@ -236,14 +236,47 @@ static issued op_issued(iocp_port *port, ovl_sock *s, ovl_op *op, BOOL ok,
 	return ok ? ISSUED_DONE : ISSUED_FAILED;
 }
 
+/* How long cancel_op retries a cancel that found nothing while the
+ * operation still shows STATUS_PENDING. */
+#define CANCEL_RETRY_MS 2000
+
+static int op_still_pending(const ovl_op *op)
+{
+	return *(volatile ULONG_PTR *)&op->ov.Internal ==
+	       (ULONG_PTR)STATUS_PENDING;
+}
+
 static void cancel_op(ovl_sock *s, ovl_op *op)
 {
+	ULONGLONG deadline;
+
 	/* Whatever CancelIoEx answers (ERROR_NOT_FOUND when the operation
 	 * just completed), the packet is still owed: op stays pending. */
-	if (op->pending) {
+	if (!op->pending)
+		return;
+	iocp_count_syscall();
+	if (CancelIoEx((HANDLE)s->sock, &op->ov) ||
+	    GetLastError() != ERROR_NOT_FOUND || !op_still_pending(op))
+		return;
+	/* Not found, yet not completed: the operation is between the kernel's
+	 * wake-up and its result. Wine (8) shows this for a receive woken by
+	 * arriving data whose issuing thread has not run its completion yet:
+	 * the cancel is lost, and if that thread finds no data (another
+	 * thread read it) the receive is restarted and stays pending for
+	 * good, its SOCKET closed by Go or C afterwards never completing it:
+	 * the state would never be freed and iocp_port_close would hang. So
+	 * cancel again until it takes or the operation completes; the caller
+	 * may close the SOCKET (and the system reuse its number) as soon as
+	 * the delete returns, so it cannot be retried later. Bounded: on
+	 * Windows a completed operation shows its status at once. */
+	deadline = GetTickCount64() + CANCEL_RETRY_MS;
+	do {
+		SwitchToThread();
 		iocp_count_syscall();
-		CancelIoEx((HANDLE)s->sock, &op->ov);
-	}
+		if (CancelIoEx((HANDLE)s->sock, &op->ov) ||
+		    GetLastError() != ERROR_NOT_FOUND)
+			return;
+	} while (op_still_pending(op) && GetTickCount64() < deadline);
 }
 
 static int want_skip(SOCKET sock)
