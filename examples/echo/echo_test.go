@@ -2,8 +2,6 @@ package main
 
 import (
 	"bytes"
-	"context"
-	"errors"
 	"io"
 	"net"
 	"sync"
@@ -11,25 +9,15 @@ import (
 	"time"
 
 	"github.com/evpoll/poller/evloop"
+	"github.com/evpoll/poller/examples/internal/servetest"
 )
 
 // start serves the echo server on a free loopback port with n loops until
-// t's cleanup, and returns its address.
+// t's cleanup, and returns it and its address.
 func start(t *testing.T, n int) (*evloop.Server, string) {
 	t.Helper()
 	srv := newServer("127.0.0.1:0", n)
-	if err := srv.Listen(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(context.Background()) }()
-	t.Cleanup(func() {
-		srv.Close()
-		if err := <-done; !errors.Is(err, evloop.ErrServerClosed) {
-			t.Errorf("Serve: %v", err)
-		}
-	})
-	return srv, srv.ListenerAddrs()[0].String()
+	return srv, servetest.Start(t, srv)
 }
 
 // Many connections across three loops, small messages each way.

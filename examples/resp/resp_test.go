@@ -3,8 +3,6 @@ package main
 import (
 	"bufio"
 	"bytes"
-	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -15,26 +13,14 @@ import (
 	"testing"
 	"time"
 
-	"github.com/evpoll/poller/evloop"
+	"github.com/evpoll/poller/examples/internal/servetest"
 )
 
 // start serves the RESP server on a free loopback port with n loops until
 // t's cleanup, and returns its address.
 func start(t *testing.T, n int) string {
 	t.Helper()
-	srv := newServer("127.0.0.1:0", n)
-	if err := srv.Listen(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(context.Background()) }()
-	t.Cleanup(func() {
-		srv.Close()
-		if err := <-done; !errors.Is(err, evloop.ErrServerClosed) {
-			t.Errorf("Serve: %v", err)
-		}
-	})
-	return srv.ListenerAddrs()[0].String()
+	return servetest.Start(t, newServer("127.0.0.1:0", n))
 }
 
 // The tests drive the server over real loopback sockets with a small RESP
