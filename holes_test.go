@@ -221,3 +221,47 @@ func TestOSBatchClamped(t *testing.T) {
 		}
 	}
 }
+
+// TestSocketCloseDuringPollClose closes a registered listener, whose
+// pending connection the Poll has reported, in the middle of Poll.Close:
+// after the registry has let its registrations go and before the OS (or the
+// C core) is closed. The connection must not be lost in between: its client
+// sees the listener's close (EOF or a reset) at once, and nothing leaks. On
+// Windows' overlapped engine the accepted connection is held in C memory;
+// its hand-back must come before the listener can close.
+func TestSocketCloseDuringPollClose(t *testing.T) {
+	checkLeaks(t)
+	p, err := New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := ListenTCP("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Registry().Register(ln, 1, Readable); err != nil {
+		t.Fatal(err)
+	}
+	client, err := net.DialTimeout("tcp4", ln.Addr().String(), 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	waitEvent(t, p, NewEvents(4), 1, readable)
+	afterRegistryClose = func() {
+		if err := ln.Close(); err != nil {
+			t.Errorf("listener Close during Poll.Close: %v", err)
+		}
+	}
+	t.Cleanup(func() { afterRegistryClose = nil })
+	if err := p.Close(); err != nil {
+		t.Fatal(err)
+	}
+	client.SetReadDeadline(time.Now().Add(10 * time.Second))
+	var b [1]byte
+	_, err = client.Read(b[:])
+	var ne net.Error
+	if err == nil || errors.As(err, &ne) && ne.Timeout() {
+		t.Fatalf("client Read after the listener closed during Poll.Close = %v: the connection was lost in between", err)
+	}
+}

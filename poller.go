@@ -447,8 +447,15 @@ func (p *Poll) Close() error {
 		<-p.waitExited
 	}
 	p.registry.close()
+	if afterRegistryClose != nil {
+		afterRegistryClose()
+	}
 	return p.sys.close()
 }
+
+// afterRegistryClose, when a test sets it, runs in Close between the
+// registry's close and the OS's.
+var afterRegistryClose func()
 
 // Registry registers sources with its Poll. Its methods are safe for
 // concurrent use, also while another goroutine is blocked in Wait. A
@@ -730,15 +737,18 @@ func (r *Registry) refuse() {
 	r.mu.Unlock()
 }
 
-// close drops every registration (the sockets stay open) and refuses new
-// ones.
+// close removes every registration from the OS, as Deregister would (the
+// sockets stay open), and refuses new ones. Each is removed before its
+// socket is detached, under the lock a socket's Close takes to deregister:
+// a socket closed meanwhile closes its handle only after the removal (on
+// Windows' overlapped engine, after what the C core held for it was handed
+// back). Errors are the closing Poll's to ignore.
 func (r *Registry) close() {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.closed = true
-	for h, reg := range r.byHandle {
-		reg.owner.detach(reg)
-		delete(r.byHandle, h)
+	for _, reg := range r.byHandle {
+		r.removeLocked(reg)
 	}
 	r.slots, r.free, r.wakers = nil, nil, nil
 }
