@@ -511,11 +511,7 @@ func (r *Registry) Reregister(src Source, token Token, interest Interest) error 
 	if err := r.checkInterest(interest); err != nil {
 		return err
 	}
-	return r.locked(src, func(h uintptr, s *socket) error {
-		reg, err := r.lookupLocked(h, s)
-		if err != nil {
-			return err
-		}
+	return r.registered(src, func(reg *registration) error {
 		oldToken, oldInterest := reg.token, reg.interest
 		reg.token, reg.interest = token, interest
 		if err := r.p.sys.modify(reg); err != nil {
@@ -538,11 +534,7 @@ func (r *Registry) Rearm(src Source, interest Interest) error {
 	if err := r.checkInterest(interest); err != nil {
 		return err
 	}
-	return r.locked(src, func(h uintptr, s *socket) error {
-		reg, err := r.lookupLocked(h, s)
-		if err != nil {
-			return err
-		}
+	return r.registered(src, func(reg *registration) error {
 		r.p.sys.rearmSource(reg, interest)
 		return nil
 	})
@@ -550,12 +542,18 @@ func (r *Registry) Rearm(src Source, interest Interest) error {
 
 // Deregister stops events for src. Once it returns, no Wait reports src.
 func (r *Registry) Deregister(src Source) error {
+	return r.registered(src, r.removeLocked)
+}
+
+// registered runs f under the registry lock with src's registration here,
+// once lookupLocked has found it (its errors otherwise).
+func (r *Registry) registered(src Source, f func(reg *registration) error) error {
 	return r.locked(src, func(h uintptr, s *socket) error {
 		reg, err := r.lookupLocked(h, s)
 		if err != nil {
 			return err
 		}
-		return r.removeLocked(reg)
+		return f(reg)
 	})
 }
 
