@@ -1,0 +1,111 @@
+package poller
+
+import (
+	"net"
+	"syscall"
+)
+
+// UDPSocket is a non-blocking UDP socket.
+type UDPSocket struct {
+	sock   *socket
+	family int // AF_INET or AF_INET6
+}
+
+func (u *UDPSocket) source() (uintptr, *socket, error) {
+	if u == nil {
+		return 0, nil, ErrNilSource
+	}
+	return u.sock.source()
+}
+
+// Close closes the socket, deregistering it first.
+func (u *UDPSocket) Close() error {
+	if u == nil {
+		return ErrNilSource
+	}
+	return u.sock.close()
+}
+
+// ListenUDP binds a non-blocking UDP socket to address.
+func ListenUDP(network, address string) (*UDPSocket, error) {
+	if network != "udp" && network != "udp4" && network != "udp6" {
+		return nil, &net.OpError{Op: "listen", Net: network, Err: ErrInvalidAddress}
+	}
+	fd, err := bindSocket(network, address, syscall.SOCK_DGRAM)
+	if err != nil {
+		return nil, err
+	}
+	u := &UDPSocket{sock: newSocket(fd), family: syscall.AF_INET}
+	if _, ok := u.sock.localAddr().(*syscall.SockaddrInet6); ok {
+		u.family = syscall.AF_INET6
+	}
+	return u, nil
+}
+
+// ReadFrom reads one datagram into p (truncating what does not fit) and
+// returns its sender, or ErrWouldBlock when none is queued.
+func (u *UDPSocket) ReadFrom(p []byte) (int, net.Addr, error) {
+	if u == nil {
+		return 0, nil, ErrNilSource
+	}
+	if err := u.sock.acquire(); err != nil {
+		return 0, nil, err
+	}
+	defer u.sock.release()
+	for {
+		n, sa, err := u.sock.recvfrom(p)
+		switch {
+		case err == nil:
+			return n, udpAddr(sa), nil
+		case isInterrupted(err):
+			continue
+		case isWouldBlock(err):
+			u.sock.wouldBlock(flagReadable)
+			return 0, nil, ErrWouldBlock
+		}
+		u.sock.wouldBlock(flagReadable) // keep reporting, as after would-block
+		return 0, nil, sysError("recvfrom", err)
+	}
+}
+
+// WriteTo sends p as one datagram to addr (a *net.UDPAddr).
+func (u *UDPSocket) WriteTo(p []byte, addr net.Addr) (int, error) {
+	if u == nil {
+		return 0, ErrNilSource
+	}
+	if err := u.sock.acquire(); err != nil {
+		return 0, err
+	}
+	defer u.sock.release()
+	to, err := udpSockaddr(u.family, addr)
+	if err != nil {
+		return 0, err
+	}
+	if n, err, done := u.sock.engineWrite(p, to); done {
+		return n, err
+	}
+	for {
+		err = sysSendto(u.sock.fd, p, to)
+		switch {
+		case err == nil:
+			return len(p), nil
+		case isInterrupted(err):
+			continue
+		case isWouldBlock(err):
+			u.sock.wouldBlock(flagWritable)
+			return 0, ErrWouldBlock
+		}
+		return 0, sysError("sendto", err)
+	}
+}
+
+// LocalAddr returns the socket's local address.
+func (u *UDPSocket) LocalAddr() net.Addr {
+	if u == nil {
+		return nil
+	}
+	if a := udpAddr(u.sock.localAddr()); a != nil {
+		return a
+	}
+	return nil
+}
