@@ -358,11 +358,11 @@ func (s *sysPoll) close() error {
 // send or accept on it returns WSAEWOULDBLOCK, it calls [Registry.Rearm]
 // for that direction, or no further event comes for it. The exception is a
 // socket on the overlapped engine (poller_ovl_windows.go: forced, or where
-// AFD cannot see the base socket): it
-// is bound to the Poll's port for good, so one bound elsewhere (package
-// net's) fails with ErrBoundElsewhere, and a listener fails with an error
-// matching errors.ErrUnsupported (that engine learns a listener's readiness
-// only from AcceptEx, which would take the connection from the caller).
+// AFD cannot see the base socket): it is bound to the Poll's port for good,
+// so one bound elsewhere (package net's) fails with ErrBoundElsewhere, and a
+// listener fails with an error matching errors.ErrUnsupported (that engine
+// learns a listener's readiness only from AcceptEx, which would take the
+// connection from the caller).
 //
 // Closing a RawSocket before Deregister is a mistake, but not a lasting
 // one: once a poll in flight on it (a direction of its interest not yet
