@@ -1,9 +1,9 @@
 package poller
 
 // The overlapped engine's registrations (the C core's iocp_ovl.c; the
-// socket side is socket_ovl_windows.go): the second engine, next to AFD, for
-// sockets AFD cannot poll (a non-IFS layered service provider
-// hides the base socket). It is chosen per socket by the C core when the
+// socket side is socket_ovl_windows.go): the second engine, next to AFD,
+// for sockets AFD cannot poll (a non-IFS layered service provider hides the
+// base socket). It is chosen per socket by the C core when the
 // base-handle query fails, or forced for every socket of a Poll by
 // POLLER_WINDOWS_ENGINE=overlapped (read by New) or, in tests, by
 // forceOverlapped.
@@ -46,7 +46,7 @@ package poller
 // flight) must not close the handle while the engine's send may be in
 // flight. Ownership of the handle, one owner at a time:
 //   - Go owns it until its final release (socket.release after Close set
-//     the closed bit: no Go operation uses it any more). Close's remove
+//     the closed bit: no Go operation uses it any more; socket.sysClose). Close's remove
 //     deletes the C state with linger (C keeps the state and lets the send
 //     finish, but never closes the handle) and records sockSys.linger; a
 //     Deregister whose delete reports IOCP_HELD_LINGER does the same.
