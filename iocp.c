@@ -20,6 +20,7 @@
 #include "iocp_int.h"
 
 #include <malloc.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 _Static_assert(sizeof(ULONG_PTR) == 8,
@@ -27,7 +28,7 @@ _Static_assert(sizeof(ULONG_PTR) == 8,
 
 #define WAIT_BATCH 256 /* entries dequeued per wait, at most */
 
-/* ---- allocation accounting ---- */
+/* ---- allocation accounting and checks ---- */
 
 static volatile LONG64 live_allocs, live_bytes, syscalls;
 
@@ -43,6 +44,8 @@ void *iocp_alloc(size_t size)
 
 void iocp_free(void *p)
 {
+	IOCP_CHECK(p != NULL);
+	IOCP_CHECK(InterlockedCompareExchange64(&live_allocs, 0, 0) > 0);
 	InterlockedExchangeAdd64(&live_bytes, -(LONG64)_msize(p));
 	free(p);
 	InterlockedDecrement64(&live_allocs);
@@ -64,6 +67,15 @@ uint64_t iocp_syscalls(void)
 {
 	return (uint64_t)InterlockedCompareExchange64(&syscalls, 0, 0);
 }
+
+#ifdef IOCP_CHECKS
+void iocp_check_failed(const char *file, int line, const char *cond)
+{
+	fprintf(stderr, "%s:%d: IOCP_CHECK failed: %s\n", file, line, cond);
+	fflush(stderr);
+	abort();
+}
+#endif
 
 /* ---- dispatch by engine ---- */
 
@@ -177,8 +189,11 @@ int iocp_port_close(uintptr_t port_handle)
 	if (err != 0)
 		return err;
 
+	IOCP_CHECK(port->in_flight == 0);
 	afd_free_all(port);
 	ovl_free_all(port);
+	IOCP_CHECK(port->afd_states == NULL && port->helpers == NULL);
+	IOCP_CHECK(port->ovl_states == NULL && port->ready_head == NULL);
 	CloseHandle(port->iocp);
 	iocp_free(port);
 	WSACleanup();

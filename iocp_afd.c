@@ -372,6 +372,8 @@ static void state_link(iocp_port *port, afd_state *s)
 /* Only for an IDLE state: the kernel no longer holds any part of it. */
 static void state_free(iocp_port *port, afd_state *s)
 {
+	IOCP_CHECK(s->status == POLL_IDLE);
+	IOCP_CHECK(s->helper->sockets > 0);
 	if (s->prev != NULL)
 		s->prev->next = s->next;
 	else
@@ -385,6 +387,7 @@ static void state_free(iocp_port *port, afd_state *s)
 /* IDLE -> PENDING: the state owes a packet. */
 static void set_in_flight(iocp_port *port, afd_state *s, ULONG events)
 {
+	IOCP_CHECK(s->status == POLL_IDLE);
 	s->status = POLL_PENDING;
 	s->pending_events = events;
 	port->in_flight++;
@@ -395,6 +398,8 @@ static poll_status set_idle(iocp_port *port, afd_state *s)
 {
 	poll_status was = s->status;
 
+	IOCP_CHECK(was != POLL_IDLE);
+	IOCP_CHECK(port->in_flight > 0);
 	s->status = POLL_IDLE;
 	s->pending_events = 0;
 	port->in_flight--;
@@ -408,6 +413,8 @@ static NTSTATUS submit(iocp_port *port, afd_state *s, ULONG events)
 {
 	NTSTATUS status;
 
+	IOCP_CHECK(s->status == POLL_IDLE && !s->dead);
+	IOCP_CHECK(!s->delete_pending && !s->retired);
 	if (s->delete_pending || s->retired)
 		InterlockedIncrement64(&bad_submits);
 	s->info.Timeout.QuadPart = INT64_MAX;
@@ -436,6 +443,7 @@ static void cancel(afd_state *s)
 {
 	nt_iosb cancel_iosb;
 
+	IOCP_CHECK(s->status == POLL_PENDING);
 	if (*(volatile NTSTATUS *)&s->iosb.Status == NT_STATUS_PENDING) {
 		iocp_count_syscall();
 		NtCancelIoFileEx(s->helper->afd, &s->iosb, &cancel_iosb);
@@ -562,6 +570,7 @@ int afd_add(iocp_port *port, SOCKET base, uint64_t id, uint32_t interest,
 
 int afd_modify(iocp_port *port, afd_state *s, uint64_t id, uint32_t interest)
 {
+	IOCP_CHECK(!s->delete_pending);
 	s->id = id;
 	s->interest = interest & DIRECTIONS;
 	s->reported = 0;
@@ -570,6 +579,7 @@ int afd_modify(iocp_port *port, afd_state *s, uint64_t id, uint32_t interest)
 
 void afd_rearm(iocp_port *port, afd_state *s, uint32_t bits)
 {
+	IOCP_CHECK(!s->delete_pending);
 	s->reported &= ~(bits & DIRECTIONS);
 	update_or_report(port, s);
 }
@@ -577,6 +587,7 @@ void afd_rearm(iocp_port *port, afd_state *s, uint32_t bits)
 /* Freed now when idle, else when its packet is dequeued. */
 void afd_delete(iocp_port *port, afd_state *s)
 {
+	IOCP_CHECK(!s->delete_pending);
 	if (s->status == POLL_IDLE) {
 		state_free(port, s);
 	} else {
@@ -589,6 +600,7 @@ void afd_delete(iocp_port *port, afd_state *s)
 void afd_retire(iocp_port *port, afd_state *s)
 {
 	(void)port;
+	IOCP_CHECK(!s->delete_pending);
 	if (s->status == POLL_PENDING)
 		cancel(s);
 	s->retired = 1;
@@ -631,9 +643,11 @@ void afd_free_all(iocp_port *port)
 {
 	afd_helper *h;
 
+	IOCP_CHECK(port->in_flight == 0);
 	while (port->afd_states != NULL)
 		state_free(port, port->afd_states);
 	while ((h = port->helpers) != NULL) {
+		IOCP_CHECK(h->sockets == 0);
 		port->helpers = h->next;
 		CloseHandle(h->afd);
 		iocp_free(h);

@@ -21,6 +21,18 @@
 #include <winsock2.h>
 #include <windows.h>
 
+/* IOCP_CHECK(cond): an invariant. Compiled in when IOCP_CHECKS is defined
+ * (the csrc tests; Go builds with -race or -tags pollercheck:
+ * checks_cgo_windows.go): on failure it prints file:line and the condition
+ * to stderr and aborts. Otherwise a no-op that does not evaluate cond. */
+#ifdef IOCP_CHECKS
+void iocp_check_failed(const char *file, int line, const char *cond);
+#define IOCP_CHECK(cond) \
+	((cond) ? (void)0 : iocp_check_failed(__FILE__, __LINE__, #cond))
+#else
+#define IOCP_CHECK(cond) ((void)sizeof(!(cond)))
+#endif
+
 /* The direction bits of an interest (IOCP_READABLE | IOCP_WRITABLE). */
 #define DIRECTIONS (IOCP_READABLE | IOCP_WRITABLE)
 

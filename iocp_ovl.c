@@ -217,6 +217,7 @@ static int status_error(ULONG_PTR internal)
 
 static void op_reset(ovl_op *op, op_kind kind)
 {
+	IOCP_CHECK(!op->pending); /* the kernel's OVERLAPPED */
 	memset(&op->ov, 0, sizeof op->ov);
 	op->kind = (unsigned char)kind;
 }
@@ -228,6 +229,7 @@ static issued op_issued(iocp_port *port, ovl_state *s, ovl_op *op, BOOL ok,
 			int err)
 {
 	if (ok ? !s->skip : err == WSA_IO_PENDING) {
+		IOCP_CHECK(!op->pending);
 		op->pending = 1;
 		port->in_flight++;
 		return ISSUED_OWED;
@@ -239,6 +241,8 @@ static issued op_issued(iocp_port *port, ovl_state *s, ovl_op *op, BOOL ok,
  * iocp_port_close's drain). */
 static void op_packet_in(iocp_port *port, ovl_op *op)
 {
+	IOCP_CHECK(op->pending);
+	IOCP_CHECK(port->in_flight > 0);
 	op->pending = 0;
 	port->in_flight--;
 }
@@ -329,6 +333,7 @@ static void ready_unlink(iocp_port *port, ovl_state *s)
 
 static void ready_push(iocp_port *port, ovl_state *s)
 {
+	IOCP_CHECK(!s->deleted && !s->retired);
 	if (!s->on_ready) {
 		s->rprev = port->ready_tail;
 		s->rnext = NULL;
@@ -506,6 +511,7 @@ static void rd_complete(iocp_port *port, ovl_state *s, int err, DWORD bytes)
 	char c;
 	int n;
 
+	IOCP_CHECK(!s->deleted && !s->rd.pending && !s->rd_done);
 	s->rd_done = 1;
 	s->rd_err = err;
 	s->rd_bytes = bytes;
@@ -604,6 +610,7 @@ static void wr_complete(iocp_port *port, ovl_state *s, int err, DWORD bytes)
 {
 	int err2;
 
+	IOCP_CHECK(!s->deleted && !s->wr.pending);
 	if (s->wr.kind == OP_CONNECT) {
 		s->connecting = 0;
 		/* A connect restarted after a cancelled one that had in fact
@@ -660,6 +667,7 @@ static void maybe_close(ovl_state *s)
 {
 	if (!s->owns_sock || s->sock_closed || chain_sending(s))
 		return;
+	IOCP_CHECK(s->deleted && !s->await_sock);
 	iocp_count_syscall();
 	closesocket(s->sock);
 	s->sock_closed = 1;
@@ -678,6 +686,7 @@ static void chain_unlink(ovl_state *s)
 
 static void state_free(iocp_port *port, ovl_state *s)
 {
+	IOCP_CHECK(!s->rd.pending && !s->wr.pending);
 	ready_unlink(port, s);
 	if (s->prev != NULL)
 		s->prev->next = s->next;
@@ -706,6 +715,8 @@ static void state_free(iocp_port *port, ovl_state *s)
  * next iocp_wait has applied its batch (ovl_reap). */
 static void release_state(iocp_port *port, ovl_state *s)
 {
+	IOCP_CHECK(s->deleted && !s->await_sock);
+	IOCP_CHECK(!s->rd.pending && !s->wr.pending);
 	if (port->ovl_inside) {
 		state_free(port, s);
 		return;
@@ -724,6 +735,7 @@ void ovl_reap(iocp_port *port)
 	ovl_state *s;
 
 	while ((s = port->ovl_retired) != NULL) {
+		IOCP_CHECK(s->retired && s->deleted);
 		port->ovl_retired = s->retire_next;
 		state_free(port, s);
 	}
@@ -804,6 +816,7 @@ static void hand_back(ovl_state *s, iocp_held *held)
 static void delete_state(iocp_port *port, ovl_state *s, int linger,
 			 iocp_held *held)
 {
+	IOCP_CHECK(!s->deleted);
 	s->deleted = 1;
 	s->ready = 0;
 	ready_unlink(port, s);
@@ -1081,6 +1094,7 @@ int ovl_add(iocp_port *port, SOCKET sock, uint64_t id, uint32_t interest,
 
 int ovl_modify(iocp_port *port, ovl_state *s, uint64_t id, uint32_t interest)
 {
+	IOCP_CHECK(!s->deleted);
 	s->id = id;
 	s->interest = interest & DIRECTIONS;
 	s->reported = 0;

@@ -136,12 +136,12 @@ test-windows-purego: wine-prefix
 TEST_CSRC = srcs="csrc/core_test.c csrc/testlib.c iocp.c iocp_afd.c iocp_ovl.c"; \
 	if grep -Eq '^[[:space:]]*\#[[:space:]]*include[[:space:]]*"(\.\./)?iocp\.c"' csrc/core_test.c; then \
 		srcs="csrc/core_test.c csrc/testlib.c"; fi; \
-	echo "$(MINGW_CC) -O2 -Wall -Wextra -I. -o $(BUILD)/core_test.exe $$srcs $(CSRC_LIBS)"; \
-	$(MINGW_CC) -O2 -Wall -Wextra -I. -o $(BUILD)/core_test.exe $$srcs $(CSRC_LIBS) && \
+	echo "$(MINGW_CC) -O2 -Wall -Wextra -DIOCP_CHECKS=1 -I. -o $(BUILD)/core_test.exe $$srcs $(CSRC_LIBS)"; \
+	$(MINGW_CC) -O2 -Wall -Wextra -DIOCP_CHECKS=1 -I. -o $(BUILD)/core_test.exe $$srcs $(CSRC_LIBS) && \
 	echo "$(WINE_EXEC) $(BUILD)/core_test.exe" && \
 	WINEPREFIX=$(WINEPREFIX) WINE=$(WINE) WINESERVER=$(WINESERVER) $(WINE_EXEC) $(BUILD)/core_test.exe && \
-	echo "$(MINGW_CC) -O2 -Wall -Wextra -I. -o $(BUILD)/ovl_test.exe csrc/ovl_test.c csrc/testlib.c iocp.c iocp_afd.c iocp_ovl.c $(CSRC_LIBS)" && \
-	$(MINGW_CC) -O2 -Wall -Wextra -I. -o $(BUILD)/ovl_test.exe csrc/ovl_test.c csrc/testlib.c iocp.c iocp_afd.c iocp_ovl.c $(CSRC_LIBS) && \
+	echo "$(MINGW_CC) -O2 -Wall -Wextra -DIOCP_CHECKS=1 -I. -o $(BUILD)/ovl_test.exe csrc/ovl_test.c csrc/testlib.c iocp.c iocp_afd.c iocp_ovl.c $(CSRC_LIBS)" && \
+	$(MINGW_CC) -O2 -Wall -Wextra -DIOCP_CHECKS=1 -I. -o $(BUILD)/ovl_test.exe csrc/ovl_test.c csrc/testlib.c iocp.c iocp_afd.c iocp_ovl.c $(CSRC_LIBS) && \
 	echo "$(WINE_EXEC) $(BUILD)/ovl_test.exe" && \
 	WINEPREFIX=$(WINEPREFIX) WINE=$(WINE) WINESERVER=$(WINESERVER) $(WINE_EXEC) $(BUILD)/ovl_test.exe
 
