@@ -43,36 +43,25 @@
  *    IFS handles (a non-IFS provider may queue a packet anyway). Without
  *    it, an operation that succeeds at once still queues its packet and is
  *    handled only then: one result, never two.
- *  - deleted: Go let go (iocp_ovl_delete, or iocp_sock_delete / a batch
- *    delete). The pending receive or accept is cancelled (CancelIoEx; its
- *    packet comes back with 995, or 676 under Wine); a send in flight is
- *    left to finish, so bytes Write accepted are not dropped by
- *    Deregister, and so is a connect (a cancelled ConnectEx cannot be
- *    restarted: the SOCKET's next state takes it over, take_prior). What the read side held for Go (an accepted
- *    socket, a datagram; also one whose operation had completed as it was
- *    cancelled, when its OVERLAPPED already shows it) goes back to Go with
- *    iocp_ovl_delete (hand_back), and so does the connect's state.
- *    The state is freed by whoever dequeues its last owed packet, or at
- *    once when none is owed; outside iocp_wait, "at once" means after the
- *    next iocp_wait applied its batch (release_state: that batch may name
- *    the state). After a delete with no send in flight C never issues an
- *    operation on the SOCKET nor calls Winsock on it: Go may close it.
- *  - lingering close (iocp.h's IOCP_REARM_LINGER / IOCP_HELD_LINGER and the
- *    handover): Go closes a socket whose send may be in flight (also a
- *    socket Deregistered with a send in flight, closed later). Deleted
- *    with linger (await_sock: Go still owns the SOCKET and keeps it open;
- *    a send completing with part of its buffer sent sends the rest), then,
- *    once Go's last use of the SOCKET ended, handed over (owns_sock: C
- *    owns it). C closes the SOCKET as soon as it owns it and no send of
- *    its chain is in flight (maybe_close: at the handover itself when the
- *    socket is idle, so the peer gets the FIN without a wait), and frees
- *    the state once its packets are in; or at iocp_port_close (which
- *    cancels the send, and closes the SOCKET only if it was handed over).
+ *  - deleted (delete_state): the pending receive or accept is cancelled
+ *    (CancelIoEx; its packet comes back with 995, or 676 under Wine); a
+ *    send in flight is left to finish, so bytes Write accepted are not
+ *    dropped by Deregister, and so is a connect (a cancelled ConnectEx
+ *    cannot be restarted: the SOCKET's next state takes it over,
+ *    take_prior). hand_back gives Go what the read side held, also a
+ *    result its OVERLAPPED already shows. free_if_done frees the state
+ *    once iocp.h's rules allow it (release_state: outside iocp_wait, after
+ *    the next one applied its batch).
+ *  - lingering close (iocp.h's ownership rules): await_sock, deleted with
+ *    linger and not handed over (a send completing with part of its buffer
+ *    sent sends the rest); owns_sock, handed over; maybe_close closes the
+ *    SOCKET once C owns it and no send of its chain is in flight (at the
+ *    handover itself when it is idle, so the peer gets the FIN without a
+ *    wait); sock_closed, closed.
  *  - chain: a SOCKET registered again while an earlier state of it still
- *    lingers gets a state whose prior is that one (take_prior); the prior
- *    is C's alone from then on and never closes the SOCKET, and the newest
- *    state's close waits for every send of the chain (chain_sending).
-
+ *    lingers gets a state whose prior is that one (take_prior, heir and
+ *    prior); chain_sending asks every send of the chain.
+ *
  * Readiness, edge-triggered like the AFD engine: a direction is reported
  * when its condition (above) holds, it is in the interest and not already
  * reported; reported directions wait for a re-arm (Go hit WSAEWOULDBLOCK:
@@ -85,6 +74,7 @@
  * so that the blocked wait returns with it.
  *
  * Locking: everything runs under the port lock, as the AFD engine does.
+ * Ownership: iocp.h.
  */
 
 #include "iocp_int.h"
