@@ -862,7 +862,7 @@ static int connect_in_flight(const ovl_state *p)
 
 /* Also for a deleted state whose connect is still in flight: the new state
  * takes that connect over (returns 1: it must not issue its own), and the
- * connect's packet completes it (ovl_dispatch). */
+ * connect's packet completes it (ovl_complete). */
 static int take_prior(iocp_port *port, ovl_state *s)
 {
 	ovl_state *p;
