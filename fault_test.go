@@ -176,7 +176,7 @@ func TestFaultPeerResetMidStream(t *testing.T) {
 	if _, err := s.Write(bytes.Repeat([]byte("x"), 4096)); err != nil && !errors.Is(err, ErrWouldBlock) {
 		t.Fatalf("Write before reset: %v", err)
 	}
-	peer.(*net.TCPConn).SetLinger(0)
+	peer.(tcpPeer).SetLinger(0)
 	peer.Close()
 
 	var readErr error
@@ -269,7 +269,7 @@ func TestFaultHalfClosePeer(t *testing.T) {
 	if _, err := peer.Write([]byte("question")); err != nil {
 		t.Fatal(err)
 	}
-	if err := peer.(*net.TCPConn).CloseWrite(); err != nil {
+	if err := peer.(tcpPeer).CloseWrite(); err != nil {
 		t.Fatal(err)
 	}
 	got, err := readToEOF(t, p, events, s, 1)

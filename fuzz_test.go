@@ -367,7 +367,7 @@ func (m *fuzzModel) finish() {
 	}
 	for _, fs := range m.streams {
 		// Peers reset (linger 0): no TIME_WAIT piles up over many runs.
-		fs.peer.(*net.TCPConn).SetLinger(0)
+		fs.peer.(tcpPeer).SetLinger(0)
 		fs.peer.Close()
 		if fs.open {
 			m.expect("final Close", fs.s.Close(), nil)

@@ -107,6 +107,14 @@ func streamPair(t testing.TB) (*TCPStream, net.Conn) {
 	return s, peer
 }
 
+// tcpPeer is what tests use of a package-net TCP peer beyond net.Conn:
+// *net.TCPConn has it, and so has laterConn.
+type tcpPeer interface {
+	net.Conn
+	SetLinger(sec int) error
+	CloseWrite() error
+}
+
 // laterConn is the peer of a stream whose connect waits for Register: it is
 // accepted in the background, and its methods wait for the accept.
 type laterConn struct {
@@ -161,6 +169,10 @@ func (c *laterConn) SetLinger(sec int) error {
 		return err
 	}
 	return conn.(*net.TCPConn).SetLinger(sec)
+}
+
+func (c *laterConn) CloseWrite() error {
+	return c.with(func(n net.Conn) error { return n.(*net.TCPConn).CloseWrite() })
 }
 
 func (c *laterConn) LocalAddr() net.Addr { return c.ln.Addr() }
