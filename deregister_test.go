@@ -46,22 +46,15 @@ func TestDeregisterLosesNoAcceptedConnection(t *testing.T) {
 	for _, how := range deregisterHow {
 		t.Run(how, func(t *testing.T) {
 			ForEachSkipMode(t, func(t *testing.T) {
-				p := newPoll(t)
-				ln, err := ListenTCP("tcp4", "127.0.0.1:0")
-				if err != nil {
-					t.Fatal(err)
-				}
-				defer ln.Close()
-				if err := p.Registry().Register(ln, 1, Readable); err != nil {
-					t.Fatal(err)
-				}
+				f := newFixture(t)
+				ln, tok := f.listen()
 				c, err := net.Dial("tcp4", ln.Addr().String())
 				if err != nil {
 					t.Fatal(err)
 				}
 				defer c.Close()
-				waitEvent(t, p, NewEvents(4), 1, readable)
-				letGo(t, p, ln, how)
+				f.wait(tok, readable)
+				letGo(t, f.p, ln, how)
 
 				s, _, err := ln.Accept()
 				if err != nil {
@@ -178,14 +171,9 @@ func TestDeregisterThenCloseDeliversEverything(t *testing.T) {
 
 // deregisterThenClose is one run of TestDeregisterThenCloseDeliversEverything.
 func deregisterThenClose(t *testing.T, how string) {
-	p := newPoll(t)
-	events := NewEvents(8)
-	s, peer := streamPair(t)
-	if err := p.Registry().Register(s, 1, Writable); err != nil {
-		t.Fatal(err)
-	}
-	awaitPeer(t, peer)
-	waitEvent(t, p, events, 1, writable)
+	f := newFixture(t)
+	p, events := f.p, f.events
+	s, peer, _ := f.writableStream()
 	var sent []byte
 	fill := func() {
 		for chunk := make([]byte, 64<<10); ; {
@@ -258,21 +246,12 @@ func deregisterThenClose(t *testing.T, how string) {
 // and no datagram. Then a new client is still accepted.
 func TestDeregisterWithNothingHeld(t *testing.T) {
 	ForEachSkipMode(t, func(t *testing.T) {
-		p := newPoll(t)
-		ln, err := ListenTCP("tcp4", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer ln.Close()
+		f := newFixture(t)
+		ln, _ := f.listen()
 		u := listenUDP(t)
 		defer u.Close()
-		r := p.Registry()
-		if err := r.Register(ln, 1, Readable); err != nil {
-			t.Fatal(err)
-		}
-		if err := r.Register(u, 2, Readable); err != nil {
-			t.Fatal(err)
-		}
+		f.register(u, Readable)
+		r := f.p.Registry()
 		if err := r.Deregister(ln); err != nil {
 			t.Fatal(err)
 		}
@@ -293,7 +272,7 @@ func TestDeregisterWithNothingHeld(t *testing.T) {
 		if err := r.Register(ln, 3, Readable); err != nil {
 			t.Fatal(err)
 		}
-		waitEvent(t, p, NewEvents(4), 3, readable)
+		f.wait(3, readable)
 		s, _, err := ln.Accept()
 		if err != nil {
 			t.Fatalf("Accept = %v", err)

@@ -105,20 +105,13 @@ func TestOverlappedAutomaticFallback(t *testing.T) {
 	defer func() { newCore, _ = oldCore, forceOverlapped.Swap(oldForce) }()
 	withSwitches(t, wsaEOpNotSupp, -1)
 
-	p := newPoll(t)
+	f := newFixture(t)
+	p, events := f.p, f.events
 	if p.sys.forceOverlapped {
 		t.Fatal("the Poll is forced: the automatic choice is not tested")
 	}
 	r := p.Registry()
-	events := NewEvents(16)
-	ln, err := ListenTCP("tcp4", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	if err := r.Register(ln, 1, Readable); err != nil {
-		t.Fatal(err)
-	}
+	ln, lnTok := f.listen()
 	c, err := DialTCP("tcp4", ln.Addr().String())
 	if err != nil {
 		t.Fatal(err)
@@ -127,9 +120,7 @@ func TestOverlappedAutomaticFallback(t *testing.T) {
 	if !c.sock.connectDeferred() {
 		t.Fatal("DialTCP connected a stream the overlapped engine will take")
 	}
-	if err := r.Register(c, 2, Readable|Writable); err != nil {
-		t.Fatal(err)
-	}
+	cTok := f.register(c, Readable|Writable)
 	for _, s := range []*socket{ln.sock, c.sock} {
 		if e := engineOf(t, s); e != engineOverlapped {
 			t.Fatalf("engine %d, want the overlapped engine", e)
@@ -138,7 +129,7 @@ func TestOverlappedAutomaticFallback(t *testing.T) {
 	// Accept first (a waitEvent for one token drops the batch's others).
 	s, remote, err := ln.Accept()
 	for errors.Is(err, ErrWouldBlock) {
-		waitEvent(t, p, events, 1, readable)
+		f.wait(lnTok, readable)
 		s, remote, err = ln.Accept()
 	}
 	if err != nil {
@@ -154,18 +145,16 @@ func TestOverlappedAutomaticFallback(t *testing.T) {
 	if _, _, err := ln.Accept(); !errors.Is(err, ErrWouldBlock) {
 		t.Fatalf("second Accept = %v, want ErrWouldBlock", err)
 	}
-	if err := r.Register(s, 3, Readable); err != nil {
-		t.Fatal(err)
-	}
+	sTok := f.register(s, Readable)
 	if e := engineOf(t, s.sock); e != engineOverlapped {
 		t.Fatalf("accepted stream: engine %d", e)
 	}
-	writeAll(t, p, events, c, 2, []byte("ping"))
-	if got := readAll(t, p, events, s, 3, 4); string(got) != "ping" {
+	f.writeAll(c, cTok, []byte("ping"))
+	if got := f.read(s, sTok, 4); string(got) != "ping" {
 		t.Fatalf("read %q", got)
 	}
-	writeAll(t, p, events, s, 3, []byte("pong"))
-	if got := readAll(t, p, events, c, 2, 4); string(got) != "pong" {
+	f.writeAll(s, sTok, []byte("pong"))
+	if got := f.read(c, cTok, 4); string(got) != "pong" {
 		t.Fatalf("read %q", got)
 	}
 

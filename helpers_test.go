@@ -64,6 +64,10 @@ func dialAccept(t testing.TB, ln net.Listener) (*TCPStream, net.Conn) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if s.sock.connectDeferred() {
+		s.Close()
+		t.Fatal("dialAccept: this stream connects at Register (the overlapped engine): use streamPair, or requireAFD")
+	}
 	c, err := ln.Accept()
 	if err != nil {
 		s.Close()
@@ -318,34 +322,103 @@ func isConnBroken(err error) bool {
 		errors.Is(err, syscall.ECONNABORTED)
 }
 
-// readUntil reads from s, waiting for events of token, until it has want
-// bytes.
-func readUntil(t *testing.T, p *Poll, events *Events, s *TCPStream, token Token, want int) []byte {
+// fixture is what most tests start from: a Poll (closed at cleanup), its
+// Events, and the next token register hands out.
+type fixture struct {
+	t      testing.TB
+	p      *Poll
+	events *Events
+	next   Token
+}
+
+// newFixture returns a fixture with a new Poll and room for 64 events.
+func newFixture(t testing.TB) *fixture {
 	t.Helper()
-	var got []byte
-	buf := make([]byte, 4096)
+	return &fixture{t: t, p: newPoll(t), events: NewEvents(64), next: 1}
+}
+
+// register registers src for in under a new token and returns the token.
+func (f *fixture) register(src Source, in Interest) Token {
+	f.t.Helper()
+	tok := f.next
+	f.next++
+	if err := f.p.Registry().Register(src, tok, in); err != nil {
+		f.t.Fatalf("Register: %v", err)
+	}
+	return tok
+}
+
+// writableStream returns a stream of ours, registered Writable under a new
+// token and reported writable (so connected), with its package-net peer and
+// the token.
+func (f *fixture) writableStream() (*TCPStream, net.Conn, Token) {
+	f.t.Helper()
+	s, peer := streamPair(f.t)
+	tok := f.register(s, Writable)
+	awaitPeer(f.t, peer)
+	f.wait(tok, writable)
+	return s, peer, tok
+}
+
+// listen returns a listener of ours on loopback, closed at cleanup and
+// registered Readable, and its token.
+func (f *fixture) listen() (*TCPListener, Token) {
+	f.t.Helper()
+	ln, err := ListenTCP("tcp4", "127.0.0.1:0")
+	if err != nil {
+		f.t.Fatalf("ListenTCP: %v", err)
+	}
+	f.t.Cleanup(func() { ln.Close() })
+	return ln, f.register(ln, Readable)
+}
+
+// wait waits for an event of tok that satisfies ok (nil: any) and returns it.
+func (f *fixture) wait(tok Token, ok func(Event) bool) Event {
+	f.t.Helper()
+	return waitEvent(f.t, f.p, f.events, tok, ok)
+}
+
+// quiet asserts that no event of tok comes for a while (expectQuiet).
+func (f *fixture) quiet(tok Token) {
+	f.t.Helper()
+	expectQuiet(f.t, f.p, f.events, tok)
+}
+
+// drain reads s until ErrWouldBlock and returns what it read.
+func (f *fixture) drain(s *TCPStream) []byte {
+	f.t.Helper()
+	return drain(f.t, s)
+}
+
+// read reads exactly n bytes from s, waiting for an event of tok whenever
+// Read would block.
+func (f *fixture) read(s *TCPStream, tok Token, n int) []byte {
+	f.t.Helper()
+	got := make([]byte, 0, n)
+	buf := make([]byte, n)
 	deadline := time.Now().Add(eventTimeout)
-	for len(got) < want {
+	for len(got) < n {
 		if time.Now().After(deadline) {
-			t.Fatalf("read %d of %d bytes in %v", len(got), want, eventTimeout)
+			f.t.Fatalf("read %d of %d bytes in %v", len(got), n, eventTimeout)
 		}
-		n, err := s.Read(buf)
-		got = append(got, buf[:n]...)
+		k, err := s.Read(buf[:n-len(got)])
+		got = append(got, buf[:k]...)
 		switch {
 		case err == nil:
 		case errors.Is(err, ErrWouldBlock):
-			waitEvent(t, p, events, token, nil)
+			f.wait(tok, nil)
 		default:
-			t.Fatalf("Read: %v", err)
+			f.t.Fatalf("Read: %v", err)
 		}
 	}
 	return got
 }
 
-// readToEOF reads from s until io.EOF and returns what came before it, or
-// the first other error.
-func readToEOF(t *testing.T, p *Poll, events *Events, s *TCPStream, token Token) ([]byte, error) {
-	t.Helper()
+// readToEOF reads from s until io.EOF, waiting for an event of tok whenever
+// Read would block, and returns what came before it, or the first other
+// error.
+func (f *fixture) readToEOF(s *TCPStream, tok Token) ([]byte, error) {
+	f.t.Helper()
 	var got []byte
 	buf := make([]byte, 4096)
 	deadline := time.Now().Add(eventTimeout)
@@ -357,11 +430,28 @@ func readToEOF(t *testing.T, p *Poll, events *Events, s *TCPStream, token Token)
 			return got, nil
 		case err == nil:
 		case errors.Is(err, ErrWouldBlock):
-			waitEvent(t, p, events, token, nil)
+			f.wait(tok, nil)
 		default:
 			return got, err
 		}
 	}
-	t.Fatalf("no EOF within %v", eventTimeout)
+	f.t.Fatalf("no EOF within %v", eventTimeout)
 	return nil, nil
+}
+
+// writeAll writes b to s, waiting for Writable of tok whenever Write would
+// block.
+func (f *fixture) writeAll(s *TCPStream, tok Token, b []byte) {
+	f.t.Helper()
+	for len(b) > 0 {
+		n, err := s.Write(b)
+		b = b[n:]
+		switch {
+		case err == nil:
+		case errors.Is(err, ErrWouldBlock):
+			f.wait(tok, writable)
+		default:
+			f.t.Fatalf("Write: %v", err)
+		}
+	}
 }

@@ -100,6 +100,22 @@ func fullListenerHandle(t *testing.T) (string, syscall.Handle) {
 	}
 }
 
+// pendingConnect dials addr, a full listener's, on a new fixture's Poll
+// and registers the stream Writable: its connect stays pending, so no event
+// comes.
+func pendingConnect(t *testing.T, addr string) (*fixture, *TCPStream, Token) {
+	t.Helper()
+	f := newFixture(t)
+	s, err := DialTCP("tcp4", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	tok := f.register(s, Writable)
+	f.quiet(tok)
+	return f, s, tok
+}
+
 // Deregister while the deferred connect (ConnectEx) is in flight, then
 // Register again: the stream must not report a connect that did not
 // happen. Every Writable after the re-Register either comes with TakeError
@@ -107,32 +123,21 @@ func fullListenerHandle(t *testing.T) (string, syscall.Handle) {
 func TestOverlappedReregisterDuringConnect(t *testing.T) {
 	withOverlapped(t)
 	ForEachSkipMode(t, func(t *testing.T) {
-		addr := fullListener(t)
-		p := newPoll(t)
-		events := NewEvents(8)
-		s, err := DialTCP("tcp4", addr)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer s.Close()
-		r := p.Registry()
-		if err := r.Register(s, 1, Writable); err != nil {
-			t.Fatal(err)
-		}
-		expectQuiet(t, p, events, 1) // the connect is pending
+		f, s, tok := pendingConnect(t, fullListener(t))
+		r := f.p.Registry()
 		if err := r.Deregister(s); err != nil {
 			t.Fatal(err)
 		}
-		if err := r.Register(s, 1, Writable); err != nil {
+		if err := r.Register(s, tok, Writable); err != nil {
 			t.Fatal(err)
 		}
 		deadline := time.Now().Add(2 * time.Second)
 		for time.Now().Before(deadline) {
-			if err := p.Wait(events, time.Until(deadline)); err != nil {
+			if err := f.p.Wait(f.events, time.Until(deadline)); err != nil {
 				t.Fatal(err)
 			}
-			for ev := range events.All() {
-				if ev.Token() != 1 || !ev.IsWritable() {
+			for ev := range f.events.All() {
+				if ev.Token() != tok || !ev.IsWritable() {
 					continue
 				}
 				terr := s.TakeError()
@@ -156,25 +161,15 @@ func TestOverlappedReregisterDuringPendingConnectConnects(t *testing.T) {
 	withOverlapped(t)
 	ForEachSkipMode(t, func(t *testing.T) {
 		addr, lh := fullListenerHandle(t)
-		p := newPoll(t)
-		events := NewEvents(8)
-		s, err := DialTCP("tcp4", addr)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer s.Close()
-		r := p.Registry()
-		if err := r.Register(s, 1, Writable); err != nil {
-			t.Fatal(err)
-		}
-		expectQuiet(t, p, events, 1) // the connect is pending
+		f, s, tok := pendingConnect(t, addr)
+		r := f.p.Registry()
 		// Twice, with no Wait between: the second Register finds the
 		// connect through a state deleted and not yet freed.
 		for i := 0; i < 2; i++ {
 			if err := r.Deregister(s); err != nil {
 				t.Fatal(err)
 			}
-			if err := r.Register(s, 1, Writable); err != nil {
+			if err := r.Register(s, tok, Writable); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -186,7 +181,7 @@ func TestOverlappedReregisterDuringPendingConnectConnects(t *testing.T) {
 				sysCloseSocket(a)
 			}
 		}
-		ev := waitEvent(t, p, events, 1, writable)
+		ev := f.wait(tok, writable)
 		if err := s.TakeError(); err != nil {
 			t.Fatalf("Writable (%v) with TakeError %v: the Deregister aborted the connect", ev, err)
 		}

@@ -65,42 +65,6 @@ func ForEachSkipMode(t *testing.T, f func(t *testing.T)) {
 	}
 }
 
-// writeAll writes p, waiting for Writable (token) whenever Write would block.
-func writeAll(t testing.TB, p *Poll, events *Events, s *TCPStream, token Token, b []byte) {
-	t.Helper()
-	for len(b) > 0 {
-		n, err := s.Write(b)
-		b = b[n:]
-		if errors.Is(err, ErrWouldBlock) {
-			waitEvent(t, p, events, token, writable)
-			continue
-		}
-		if err != nil {
-			t.Fatalf("Write: %v", err)
-		}
-	}
-}
-
-// readAll reads n bytes from s, waiting for Readable (token) on
-// ErrWouldBlock.
-func readAll(t testing.TB, p *Poll, events *Events, s *TCPStream, token Token, n int) []byte {
-	t.Helper()
-	out := make([]byte, 0, n)
-	buf := make([]byte, n)
-	for len(out) < n {
-		k, err := s.Read(buf[:n-len(out)])
-		out = append(out, buf[:k]...)
-		if errors.Is(err, ErrWouldBlock) {
-			waitEvent(t, p, events, token, readable)
-			continue
-		}
-		if err != nil {
-			t.Fatalf("Read: %v", err)
-		}
-	}
-	return out
-}
-
 // pattern is the byte stream the write tests send: byte i is i mod 251.
 func pattern(off int64, n int) []byte {
 	b := make([]byte, n)
@@ -135,14 +99,9 @@ func readPattern(peer io.Reader, off, n int64) error {
 // order, also when the registration is dropped with a send in flight.
 func TestOverlappedWriteNothingLost(t *testing.T) {
 	withOverlapped(t)
-	p := newPoll(t)
-	events := NewEvents(8)
-	s, peer := streamPair(t)
-	if err := p.Registry().Register(s, 1, Writable); err != nil {
-		t.Fatal(err)
-	}
-	awaitPeer(t, peer)
-	waitEvent(t, p, events, 1, writable)
+	f := newFixture(t)
+	p := f.p
+	s, peer, tok := f.writableStream()
 
 	var sent int64
 	fill := func() {
@@ -166,7 +125,7 @@ func TestOverlappedWriteNothingLost(t *testing.T) {
 	}
 	read := make(chan error, 1)
 	go func(n int64) { read <- readPattern(peer, 0, n) }(sent)
-	waitEvent(t, p, events, 1, writable)
+	f.wait(tok, writable)
 	if err := <-read; err != nil {
 		t.Fatalf("peer: %v", err)
 	}
@@ -189,25 +148,23 @@ func TestOverlappedWriteNothingLost(t *testing.T) {
 func TestOverlappedSkipOff(t *testing.T) {
 	withOverlapped(t)
 	withSwitches(t, 0, 0)
-	p := newPoll(t)
-	events := NewEvents(8)
+	f := newFixture(t)
+	p, events := f.p, f.events
 	s, peer := streamPair(t)
-	if err := p.Registry().Register(s, 1, Readable|Writable); err != nil {
-		t.Fatal(err)
-	}
+	tok := f.register(s, Readable|Writable)
 	if s.sock.sys.boundSkip.Load() {
 		t.Fatal("skip-on-success set with the switch off")
 	}
 	awaitPeer(t, peer)
-	waitEvent(t, p, events, 1, writable)
+	f.wait(tok, writable)
 	buf := make([]byte, 8)
 	for round := 0; round < 5; round++ {
 		peer.Write([]byte("ping"))
-		waitEvent(t, p, events, 1, readable)
-		if got := drain(t, s); string(got) != "ping" {
+		f.wait(tok, readable)
+		if got := f.drain(s); string(got) != "ping" {
 			t.Fatalf("round %d: read %q", round, got)
 		}
-		writeAll(t, p, events, s, 1, []byte("pong"))
+		f.writeAll(s, tok, []byte("pong"))
 		if _, err := io.ReadFull(peer, buf[:4]); err != nil || string(buf[:4]) != "pong" {
 			t.Fatalf("round %d: peer read %q, %v", round, buf[:4], err)
 		}
@@ -227,14 +184,7 @@ func TestOverlappedSkipOff(t *testing.T) {
 	}
 
 	// Accept and UDP.
-	ln, err := ListenTCP("tcp4", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	if err := p.Registry().Register(ln, 2, Readable); err != nil {
-		t.Fatal(err)
-	}
+	ln, lnTok := f.listen()
 	for i := 0; i < 3; i++ {
 		c, err := net.Dial("tcp4", ln.Addr().String())
 		if err != nil {
@@ -243,7 +193,7 @@ func TestOverlappedSkipOff(t *testing.T) {
 		defer c.Close()
 	}
 	for accepted := 0; accepted < 3; {
-		waitEvent(t, p, events, 2, readable)
+		f.wait(lnTok, readable)
 		for {
 			a, _, err := ln.Accept()
 			if errors.Is(err, ErrWouldBlock) {
@@ -396,14 +346,9 @@ func TestOverlappedCloseLosesNothing(t *testing.T) {
 		t.Run(fmt.Sprintf("waitBlocked=%v", blocked), func(t *testing.T) {
 			withOverlapped(t)
 			base := cLiveAllocs()
-			p := newPoll(t)
-			events := NewEvents(8)
-			s, peer := streamPair(t)
-			if err := p.Registry().Register(s, 1, Writable); err != nil {
-				t.Fatal(err)
-			}
-			awaitPeer(t, peer)
-			waitEvent(t, p, events, 1, writable)
+			f := newFixture(t)
+			p := f.p
+			s, peer, tok := f.writableStream()
 
 			// The peer reads what it is asked for, then (on close of more)
 			// the rest to EOF; its count and checksum come back.
@@ -456,7 +401,7 @@ func TestOverlappedCloseLosesNothing(t *testing.T) {
 			for fill(); sent < 4<<20; fill() {
 				more <- sent - asked // the peer drains; Writable follows
 				asked = sent
-				waitEvent(t, p, events, 1, writable)
+				f.wait(tok, writable)
 			}
 			if n, err := s.Write([]byte("x")); n != 0 || !errors.Is(err, ErrWouldBlock) {
 				t.Fatalf("Write with a send in flight = %d, %v, want 0, ErrWouldBlock", n, err)
@@ -540,14 +485,8 @@ func TestOverlappedCloseLosesNothing(t *testing.T) {
 func TestOverlappedShortWriteFailureIsReported(t *testing.T) {
 	withOverlapped(t)
 	ForEachSkipMode(t, func(t *testing.T) {
-		p := newPoll(t)
-		events := NewEvents(8)
-		s, peer := streamPair(t)
-		if err := p.Registry().Register(s, 1, Writable); err != nil {
-			t.Fatal(err)
-		}
-		awaitPeer(t, peer)
-		waitEvent(t, p, events, 1, writable)
+		f := newFixture(t)
+		s, _, tok := f.writableStream()
 		setTestFailSend(1, wsaEConnReset)
 		t.Cleanup(func() { setTestFailSend(-1, 0) })
 		b := make([]byte, 200<<10)
@@ -555,7 +494,7 @@ func TestOverlappedShortWriteFailureIsReported(t *testing.T) {
 		t.Logf("Write = %d, %v", n, err)
 		for errors.Is(err, ErrWouldBlock) {
 			b = b[n:]
-			waitEvent(t, p, events, 1, writable) // never came before the fix
+			f.wait(tok, writable) // never came before the fix
 			n, err = s.Write(b)
 		}
 		if !errors.Is(err, syscall.ECONNRESET) {

@@ -94,15 +94,8 @@ func TestConnectRefused(t *testing.T) {
 }
 
 func TestAcceptUntilWouldBlock(t *testing.T) {
-	p := newPoll(t)
-	ln, err := ListenTCP("tcp4", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	if err := p.Registry().Register(ln, 100, Readable); err != nil {
-		t.Fatal(err)
-	}
+	f := newFixture(t)
+	ln, tok := f.listen()
 	const clients = 3
 	for i := 0; i < clients; i++ {
 		c, err := net.Dial("tcp4", ln.Addr().String())
@@ -111,10 +104,9 @@ func TestAcceptUntilWouldBlock(t *testing.T) {
 		}
 		defer c.Close()
 	}
-	events := NewEvents(8)
 	accepted := 0
 	for accepted < clients {
-		waitEvent(t, p, events, 100, readable)
+		f.wait(tok, readable)
 		for {
 			s, addr, err := ln.Accept()
 			if errors.Is(err, ErrWouldBlock) {
