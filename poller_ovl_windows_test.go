@@ -74,6 +74,27 @@ func pattern(off int64, n int) []byte {
 	return b
 }
 
+// fillPattern writes the pattern on from *sent until Write would block (a
+// send stays in flight), advancing *sent and copying what s took to tee.
+func fillPattern(t testing.TB, s *TCPStream, sent *int64, tee io.Writer) {
+	t.Helper()
+	for {
+		b := pattern(*sent, 100_000)
+		n, err := s.Write(b)
+		tee.Write(b[:n])
+		*sent += int64(n)
+		if errors.Is(err, ErrWouldBlock) {
+			return
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if *sent > 256<<20 {
+			t.Fatal("the send path never filled")
+		}
+	}
+}
+
 // readPattern reads n bytes of pattern from off and reports a mismatch.
 func readPattern(peer io.Reader, off, n int64) error {
 	buf := make([]byte, 64<<10)
@@ -104,21 +125,7 @@ func TestOverlappedWriteNothingLost(t *testing.T) {
 	s, peer, tok := f.writableStream()
 
 	var sent int64
-	fill := func() {
-		for {
-			n, err := s.Write(pattern(sent, 100_000))
-			sent += int64(n)
-			if errors.Is(err, ErrWouldBlock) {
-				return
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			if sent > 256<<20 {
-				t.Fatal("the send path never filled")
-			}
-		}
-	}
+	fill := func() { fillPattern(t, s, &sent, io.Discard) }
 	fill()
 	if n, err := s.Write([]byte("more")); n != 0 || !errors.Is(err, ErrWouldBlock) {
 		t.Fatalf("Write with a send in flight = %d, %v, want 0, ErrWouldBlock", n, err)
@@ -381,23 +388,7 @@ func TestOverlappedCloseLosesNothing(t *testing.T) {
 
 			want := sha256.New()
 			var sent, asked int64
-			fill := func() { // until a send stays in flight
-				for {
-					b := pattern(sent, 100_000)
-					n, err := s.Write(b)
-					want.Write(b[:n])
-					sent += int64(n)
-					if errors.Is(err, ErrWouldBlock) {
-						return
-					}
-					if err != nil {
-						t.Fatal(err)
-					}
-					if sent > 256<<20 {
-						t.Fatal("the send path never filled")
-					}
-				}
-			}
+			fill := func() { fillPattern(t, s, &sent, want) } // until a send stays in flight
 			for fill(); sent < 4<<20; fill() {
 				more <- sent - asked // the peer drains; Writable follows
 				asked = sent
