@@ -375,7 +375,7 @@ func TestOverlappedEngineFigures(t *testing.T) {
 	b.WriteString(`## Windows engines: AFD and overlapped
 
 Reproduce with ` + "`make bench-engines`" + ` (runs TestOverlappedEngineFigures in
-poller_ovl_windows_test.go under Wine, one cgo binary, both engines of the C core, and rewrites
+bench_windows_test.go under Wine, one cgo binary, both engines of the C core, and rewrites
 this section). The overlapped engine (iocp_ovl.c) is the fallback for sockets whose base
 socket AFD cannot see (non-IFS layered providers); ` + "`POLLER_WINDOWS_ENGINE=overlapped`" + ` forces it.
 
