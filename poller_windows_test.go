@@ -124,6 +124,7 @@ func (c *cyclingPoll) close() {
 }
 
 func TestStressRegisterPendingDeregister(t *testing.T) {
+	requireAFD(t, "its streams are accepted before they are registered (dialAccept)")
 	ln := netListener(t)
 	// Warm up: Winsock's one-time handles and the Go runtime's threads.
 	stressCycles(t, ln, 200)
