@@ -266,15 +266,35 @@ func TestFaultHalfClosePeer(t *testing.T) {
 	if n, err := s.Read(make([]byte, 4)); n != 0 || err != io.EOF {
 		t.Fatalf("second Read after EOF = %d, %v", n, err)
 	}
-	if n, err := s.Write([]byte("answer")); n != 6 || err != nil {
-		t.Fatalf("Write after the peer's CloseWrite = %d, %v", n, err)
-	}
+	f.writeAll(s, tok, []byte("answer")) // may wait for Writable (the overlapped engine)
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
-	all, err := io.ReadAll(peer)
-	if err != nil || string(all) != "answer" {
-		t.Fatalf("peer read %q, %v", all, err)
+	// The FIN follows at once, or, with a send still in flight on the
+	// overlapped engine, once a Wait has collected its completion: keep
+	// waiting until the peer has read to EOF.
+	peer.SetReadDeadline(time.Now().Add(eventTimeout))
+	type result struct {
+		all []byte
+		err error
+	}
+	read := make(chan result, 1)
+	go func() {
+		all, err := io.ReadAll(peer)
+		read <- result{all, err}
+	}()
+	for {
+		select {
+		case r := <-read:
+			if r.err != nil || string(r.all) != "answer" {
+				t.Fatalf("peer read %q, %v", r.all, r.err)
+			}
+			return
+		default:
+		}
+		if err := f.p.Wait(f.events, 10*time.Millisecond); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
 
