@@ -39,6 +39,18 @@ func (f misuseFixture) stream() *TCPStream {
 	return s
 }
 
+// connectedStream is a stream whose connect has completed: where the
+// connect waits for Register (the overlapped engine), it is registered and
+// reported writable first.
+func (f misuseFixture) connectedStream() *TCPStream {
+	s := f.stream()
+	if s.sock.connectDeferred() {
+		fx := newFixture(f.t)
+		fx.wait(fx.register(s, Writable), writable)
+	}
+	return s
+}
+
 func (f misuseFixture) closedStream() *TCPStream {
 	s := f.stream()
 	if err := s.Close(); err != nil {
@@ -300,7 +312,7 @@ func TestMisuseTable(t *testing.T) {
 		}, ErrInvalidInterest},
 		// use after shutdown, concurrency
 		{"Write after CloseWrite", func(f misuseFixture) error {
-			s := f.stream()
+			s := f.connectedStream()
 			if err := s.CloseWrite(); err != nil {
 				return err
 			}
