@@ -15,6 +15,8 @@ import (
 
 const sysKeyIsHandle = false
 
+var _ backend = (*sysPoll)(nil)
+
 // core is one completion-port engine. Its methods mirror iocp.h; states are
 // opaque handles owned by Go from add until remove.
 type core interface {
