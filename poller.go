@@ -682,6 +682,15 @@ func (r *Registry) lookupLocked(h uintptr, s *socket) (*registration, error) {
 		return nil, err
 	}
 	reg := r.byHandle[h]
+	if invariantChecks && s != nil {
+		// Under mu, a socket's registration of this registry is the one
+		// its handle maps to: both are set and cleared under mu. (Another
+		// registry may attach meanwhile, and the socket's Close clears
+		// its side first, so nothing more holds.)
+		if cur := s.reg.Load(); cur != nil && cur.registry == r && cur != reg {
+			panic("poller: a socket's registration is not the one its registry maps its handle to")
+		}
+	}
 	if reg == nil {
 		return nil, ErrNotRegistered
 	}
@@ -691,6 +700,9 @@ func (r *Registry) lookupLocked(h uintptr, s *socket) (*registration, error) {
 // removeLocked drops reg from the OS and the tables; the OS error, if any,
 // is returned after the tables are clean.
 func (r *Registry) removeLocked(reg *registration) error {
+	if invariantChecks && r.byHandle[reg.handle] != reg {
+		panic("poller: registration removed twice, or never added")
+	}
 	err := r.p.sys.remove(reg)
 	delete(r.byHandle, reg.handle)
 	reg.owner.detach(reg)
@@ -722,6 +734,9 @@ func (r *Registry) allocLocked(h uintptr, token Token, interest Interest, s *soc
 		slot = uint32(len(r.slots))
 		r.slots = append(r.slots, nil)
 	}
+	if invariantChecks && r.slots[slot] != nil {
+		panic("poller: registration slot taken from the free list while in use")
+	}
 	r.gen = (r.gen + 1) & 0x7fffffff
 	reg := &registration{
 		id:       uint64(r.gen)<<32 | uint64(slot+1),
@@ -737,6 +752,9 @@ func (r *Registry) allocLocked(h uintptr, token Token, interest Interest, s *soc
 
 func (r *Registry) freeLocked(reg *registration) {
 	slot := uint32(reg.id) - 1
+	if invariantChecks && r.slots[slot] != reg {
+		panic("poller: registration freed twice")
+	}
 	r.slots[slot] = nil
 	r.free = append(r.free, slot)
 }
