@@ -229,6 +229,12 @@ var (
 	// registered with a Poll, they stay bound to it, even after Deregister
 	// or the Poll's Close.
 	ErrBoundElsewhere = errors.New("poller: socket bound to another poll's completion port")
+	// ErrOverlappedUnsupported: Register was asked for Windows' overlapped
+	// engine (POLLER_WINDOWS_ENGINE=overlapped, or a stream whose connect
+	// waits for that engine) on a Poll whose core has none: the pure-Go
+	// core of builds without cgo, which polls with AFD only. Other OSes
+	// never return it.
+	ErrOverlappedUnsupported = errors.New("poller: the overlapped engine needs the C core (a cgo build)")
 	// ErrConcurrentWait: another goroutine is already in Wait on this Poll.
 	ErrConcurrentWait = errors.New("poller: concurrent Wait on one poll")
 	// ErrInvalidEvents: Wait was given a nil Events or one of capacity 0.
