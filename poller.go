@@ -252,7 +252,7 @@ var (
 var errClosed = net.ErrClosed
 
 // backend is the contract between the portable code (this file) and each
-// OS's sysPoll: poller_linux.go (epoll), poller_kqueue.go (kqueue) and
+// OS's sysPoll: poller_epoll.go (epoll), poller_kqueue.go (kqueue) and
 // poller_windows.go (a completion port; its cores are behind the Windows
 // core interface). Each backend file checks it at compile time. A backend
 // also declares sysEvents (its raw records, newSysEvents(n) sized like

@@ -124,9 +124,9 @@ func (l *TCPListener) Accept() (*TCPStream, net.Addr, error) {
 // connect is reported to any interest, Readable only too, with IsError
 // (and, for Writable, IsWriteClosed), and the next Read or Write returns
 // its error, on every OS. An empty host dials the loopback address. On
-// Windows, a stream for the overlapped engine
-// (a socket AFD cannot poll, or POLLER_WINDOWS_ENGINE=overlapped) is only
-// bound here: its connect starts when it is registered.
+// Windows, a stream whose socket the OS cannot poll for readiness (or every
+// stream, with POLLER_WINDOWS_ENGINE=overlapped) is only bound here: its
+// connect starts when it is registered.
 func DialTCP(network, address string) (*TCPStream, error) {
 	if network != "tcp" && network != "tcp4" && network != "tcp6" {
 		return nil, &net.OpError{Op: "dial", Net: network, Err: ErrInvalidAddress}
@@ -151,24 +151,25 @@ func DialTCP(network, address string) (*TCPStream, error) {
 	}
 	remote := &net.TCPAddr{IP: ip, Port: port, Zone: zone}
 	sock := newSocket(fd)
-	if deferred, err := sock.deferConnect(family, sa); err != nil {
+	if err := sock.sysConnect(sa); err != nil {
 		sysCloseSocket(fd)
-		return nil, sysError("bind", err)
-	} else if deferred {
-		// Windows' overlapped engine: the connect starts at Register.
-		return &TCPStream{sock: sock, remote: remote}, nil
-	}
-	for {
-		err = sysConnect(fd, sa)
-		if !isInterrupted(err) {
-			break
-		}
-	}
-	if err != nil && !isConnectPending(err) {
-		sysCloseSocket(fd)
-		return nil, sysError("connect", err)
+		return nil, err
 	}
 	return &TCPStream{sock: sock, remote: remote}, nil
+}
+
+// startConnect starts a non-blocking connect of fd to sa: nil once it is
+// under way (or done), else the error, wrapped.
+func startConnect(fd uintptr, sa syscall.Sockaddr) error {
+	for {
+		err := sysConnect(fd, sa)
+		switch {
+		case err == nil || isConnectPending(err):
+			return nil
+		case !isInterrupted(err):
+			return sysError("connect", err)
+		}
+	}
 }
 
 // Read reads what is available into p. It returns io.EOF after the peer's
@@ -194,12 +195,11 @@ func (s *TCPStream) Read(p []byte) (int, error) {
 			return n, nil
 		case isInterrupted(err):
 			continue
+		case err == ErrWouldBlock:
+			return 0, ErrWouldBlock // its event is on the way: no re-arm
 		case isWouldBlock(err):
 			s.sock.wouldBlock(flagReadable)
 			return 0, ErrWouldBlock
-		}
-		if err = s.sock.engineReadError(err); err == ErrWouldBlock {
-			return 0, ErrWouldBlock // the overlapped engine's connect is in flight
 		}
 		s.sock.wouldBlock(flagReadable) // keep reporting, as after would-block
 		return 0, sysError("read", s.sock.connectFailure(err))
@@ -217,25 +217,26 @@ func (s *TCPStream) Write(p []byte) (int, error) {
 		return 0, err
 	}
 	defer s.sock.release()
-	if n, err, done := s.sock.engineWrite(p, nil); done {
-		return n, err
-	}
 	written := 0
-	for written < len(p) {
-		n, err := sysSend(s.sock.fd, p[written:])
+	for {
+		// One call even for an empty p: the OS layer may have an answer.
+		n, err := s.sock.sysSend(p[written:])
 		switch {
 		case err == nil:
-			written += n
-			continue
+			if written += n; written < len(p) {
+				continue
+			}
+			return written, nil
 		case isInterrupted(err):
 			continue
+		case err == ErrWouldBlock:
+			return written + n, ErrWouldBlock // its event is on the way: no re-arm
 		case isWouldBlock(err):
 			s.sock.wouldBlock(flagWritable)
 			return written, ErrWouldBlock
 		}
 		return written, sysError("write", s.sock.connectFailure(err))
 	}
-	return written, nil
 }
 
 // CloseWrite shuts down the sending side; the peer reads io.EOF.
@@ -260,16 +261,13 @@ func (s *TCPStream) TakeError() error {
 	if s == nil {
 		return ErrNilSource
 	}
-	if err, done := s.sock.engineTakeError(); done {
+	if err := s.sock.acquire(); err != nil {
 		return err
 	}
-	var soErr error
-	err := s.sock.do("getsockopt", func(fd uintptr) (err error) {
-		soErr, err = sysSocketError(fd)
-		return err
-	})
+	defer s.sock.release()
+	soErr, err := s.sock.sysTakeError()
 	if err != nil {
-		return err
+		return sysError("getsockopt", err)
 	}
 	if soErr != nil {
 		return sysError("connect", soErr)
