@@ -87,12 +87,14 @@ func (ss *sockSys) closeHeld() {
 // connect: ConnectEx needs the socket bound to the port, which only
 // Register does.
 func (s *socket) ovlDeferConnect(sa syscall.Sockaddr) error {
-	var any syscall.Sockaddr = &syscall.SockaddrInet4{}
-	if _, ok := sa.(*syscall.SockaddrInet6); ok {
-		any = &syscall.SockaddrInet6{}
-	}
-	if err := sysBind(s.fd, any); err != nil {
-		return sysError("bind", err)
+	if _, err := sysGetsockname(s.fd); err != nil { // not bound yet by a Dialer's LocalAddr
+		var any syscall.Sockaddr = &syscall.SockaddrInet4{}
+		if _, ok := sa.(*syscall.SockaddrInet6); ok {
+			any = &syscall.SockaddrInet6{}
+		}
+		if err := sysBind(s.fd, any); err != nil {
+			return sysError("bind", err)
+		}
 	}
 	s.sys.connectTo.Store(&sa)
 	return nil
