@@ -469,7 +469,7 @@ func TestFaultWakerAfterClose(t *testing.T) {
 
 // readUntil reads from s, waiting for events of token, until it has want
 // bytes.
-func readUntil(t *testing.T, p *Poll, events *Events, s *TCPStream, token Token, want int) []byte {
+func readUntil(t *testing.T, p *Poll, events *Events, s io.Reader, token Token, want int) []byte {
 	t.Helper()
 	var got []byte
 	buf := make([]byte, 4096)
@@ -493,7 +493,7 @@ func readUntil(t *testing.T, p *Poll, events *Events, s *TCPStream, token Token,
 
 // readToEOF reads from s until io.EOF and returns what came before it, or
 // the first other error.
-func readToEOF(t *testing.T, p *Poll, events *Events, s *TCPStream, token Token) ([]byte, error) {
+func readToEOF(t *testing.T, p *Poll, events *Events, s io.Reader, token Token) ([]byte, error) {
 	t.Helper()
 	var got []byte
 	buf := make([]byte, 4096)
