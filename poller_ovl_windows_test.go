@@ -70,22 +70,6 @@ func engineOf(t testing.TB, s *socket) uint8 {
 	return reg.sys.engine
 }
 
-// writeAll writes p, waiting for Writable (token) whenever Write would block.
-func writeAll(t testing.TB, p *Poll, events *Events, s *TCPStream, token Token, b []byte) {
-	t.Helper()
-	for len(b) > 0 {
-		n, err := s.Write(b)
-		b = b[n:]
-		if errors.Is(err, ErrWouldBlock) {
-			waitEvent(t, p, events, token, writable)
-			continue
-		}
-		if err != nil {
-			t.Fatalf("Write: %v", err)
-		}
-	}
-}
-
 // readAll reads n bytes from s, waiting for Readable (token) on
 // ErrWouldBlock.
 func readAll(t testing.TB, p *Poll, events *Events, s *TCPStream, token Token, n int) []byte {

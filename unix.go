@@ -42,7 +42,7 @@ const (
 // the list above). It matches errors.ErrUnsupported; when the OS refused
 // the socket, the error also matches the system's error (on Windows,
 // syscall.EAFNOSUPPORT for WSAEAFNOSUPPORT).
-var ErrUnixUnsupported = fmt.Errorf("poller: Unix-domain socket type not supported on %s: %w", runtime.GOOS, errors.ErrUnsupported)
+var ErrUnixUnsupported = fmt.Errorf("poller: this kind of Unix-domain socket is not supported on %s: %w", runtime.GOOS, errors.ErrUnsupported)
 
 // UnixListener is a non-blocking listening Unix-domain socket ("unix" or
 // "unixpacket"). Register it for Readable and Accept until ErrWouldBlock.

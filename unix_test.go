@@ -1,7 +1,6 @@
 package poller
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -50,10 +49,12 @@ func unixLacks(t testing.TB, network string, err error) bool {
 // listenUnix listens on a fresh path, or skips where the OS lacks network.
 func listenUnix(t testing.TB, network string) *UnixListener {
 	t.Helper()
-	path := unixPath(t)
-	if isAbstractTest(t) {
-		path = abstractName(t)
-	}
+	return listenUnixAt(t, network, unixPath(t))
+}
+
+// listenUnixAt listens on path, or skips where the OS lacks network.
+func listenUnixAt(t testing.TB, network, path string) *UnixListener {
+	t.Helper()
 	ln, err := ListenUnix(network, path)
 	if unixLacks(t, network, err) {
 		t.Skipf("the OS lacks %s sockets: ListenUnix: %v", network, err)
@@ -64,9 +65,6 @@ func listenUnix(t testing.TB, network string) *UnixListener {
 	t.Cleanup(func() { ln.Close() })
 	return ln
 }
-
-// isAbstractTest: tests named ...Abstract use Linux's abstract names.
-func isAbstractTest(t testing.TB) bool { return bytes.HasSuffix([]byte(t.Name()), []byte("Abstract")) }
 
 // abstractName returns a name in Linux's abstract namespace, unique to
 // this test and process.
@@ -128,7 +126,8 @@ func unixPair(t testing.TB, p *Poll, events *Events, ln *UnixListener) (client, 
 	return client, server
 }
 
-// writeAll writes b to s, waiting for Writable (token) when it would block.
+// writeAll writes b to s, waiting for Writable (token) whenever Write would
+// block (the Windows tests' too).
 func writeAll(t testing.TB, p *Poll, events *Events, s io.Writer, token Token, b []byte) {
 	t.Helper()
 	for len(b) > 0 {
@@ -229,7 +228,7 @@ func TestUnixStreamEcho(t *testing.T) {
 }
 
 func TestUnixStreamEchoAbstract(t *testing.T) {
-	ln := listenUnix(t, "unix")
+	ln := listenUnixAt(t, "unix", abstractName(t))
 	if _, err := os.Lstat(ln.Addr().String()); err == nil {
 		t.Fatalf("an abstract name made the file %s", ln.Addr())
 	}

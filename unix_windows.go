@@ -23,7 +23,7 @@ func unixSocket(typ int) (uintptr, error) {
 	if h == socketError {
 		err := sysError("socket", e)
 		if e == wsaEAFNoSupport {
-			return 0, &net.OpError{Op: "socket", Net: "unix", Err: fmt.Errorf("%w: %w", ErrUnixUnsupported, err)}
+			return 0, &net.OpError{Op: "socket", Net: "unix", Err: fmt.Errorf("%w (Winsock has no AF_UNIX provider): %w", ErrUnixUnsupported, err)}
 		}
 		return 0, err
 	}
