@@ -99,7 +99,7 @@ const (
 
 type task struct {
 	kind taskKind
-	st   *poller.TCPStream
+	st   stream
 	c    *Conn
 	b    []byte
 	f    func()
@@ -354,7 +354,7 @@ func (l *Loop) flushOut() {
 // write sends b to c, whose backlog is empty, and keeps in the backlog
 // what the socket does not take.
 func (l *Loop) write(c *Conn, b []byte) {
-	w, err := l.send(c.stream, b)
+	w, err := l.send(c, b)
 	if err != nil && !errors.Is(err, poller.ErrWouldBlock) {
 		c.fail(err)
 		return
@@ -367,10 +367,14 @@ func (l *Loop) write(c *Conn, b []byte) {
 	}
 }
 
-// send writes b to st, counting the write.
-func (l *Loop) send(st *poller.TCPStream, b []byte) (int, error) {
+// send writes b to c, counting the write; the TCP case is called
+// directly, as it is the common one.
+func (l *Loop) send(c *Conn, b []byte) (int, error) {
 	l.writes++
-	return st.Write(b)
+	if st := c.stream; st != nil {
+		return st.Write(b)
+	}
+	return c.ext.other.Write(b)
 }
 
 // shutInbox runs as the loop returns: the inbox is closed, and what it
@@ -394,7 +398,7 @@ func (l *Loop) shutInbox() {
 
 // add puts st in the connection table and registers it; d is its dial,
 // or nil for an accepted stream (then OnOpen runs now).
-func (l *Loop) add(st *poller.TCPStream, d *dialReq) *Conn {
+func (l *Loop) add(st stream, d *dialReq) *Conn {
 	var idx int32
 	if n := len(l.free); n > 0 {
 		idx = l.free[n-1]
@@ -403,10 +407,18 @@ func (l *Loop) add(st *poller.TCPStream, d *dialReq) *Conn {
 		idx = int32(len(l.conns))
 		l.conns = append(l.conns, nil)
 	}
-	c := &Conn{l: l, stream: st, idx: idx, seen: l.sweeps}
+	c := &Conn{l: l, idx: idx, seen: l.sweeps}
+	if tcp, ok := st.(*poller.TCPStream); ok {
+		c.stream = tcp
+	} else {
+		c.ext = &connExt{other: st}
+	}
 	interest := poller.Readable
 	if d != nil {
-		c.ext = &connExt{dial: d, registered: poller.Readable | poller.Writable}
+		if c.ext == nil {
+			c.ext = new(connExt)
+		}
+		c.ext.dial, c.ext.registered = d, poller.Readable|poller.Writable
 		c.flags |= fDialed
 		d.conn = c
 		interest |= poller.Writable
@@ -462,7 +474,7 @@ func (l *Loop) serve(c *Conn, ev poller.Event) int64 {
 	}
 	var read int64
 	for {
-		n, err := c.stream.Read(l.buf)
+		n, err := c.read(l.buf)
 		if n > 0 {
 			read += int64(n)
 			c.seen = l.sweeps
@@ -533,7 +545,7 @@ func (l *Loop) closeConn(c *Conn, err error) {
 	}
 	c.flags |= fClosed
 	l.dropStaged(c)
-	c.stream.Close() // deregisters
+	c.sock().Close() // deregisters
 	if c.ext != nil {
 		c.ext.backlog = nil
 	}
@@ -549,7 +561,7 @@ func (l *Loop) closeConn(c *Conn, err error) {
 func (l *Loop) drop(c *Conn) {
 	c.flags |= fClosed
 	l.dropStaged(c)
-	c.stream.Close()
+	c.sock().Close()
 	l.release(c)
 }
 
@@ -590,7 +602,7 @@ func (l *Loop) accept(x *listener) {
 		return // backing off: the retry timer accepts
 	}
 	for {
-		st, err := l.srv.acceptOne(x.ln)
+		st, err := x.accept()
 		if errors.Is(err, poller.ErrWouldBlock) {
 			x.backoff = 0
 			return
@@ -605,21 +617,12 @@ func (l *Loop) accept(x *listener) {
 			return
 		}
 		x.backoff = 0
-		st.SetNoDelay(true)
 		l.handOver(st)
 	}
 }
 
-func (s *Server) acceptOne(ln *poller.TCPListener) (*poller.TCPStream, error) {
-	if s.acceptFn != nil {
-		return s.acceptFn(ln)
-	}
-	st, _, err := ln.Accept()
-	return st, err
-}
-
 // handOver gives st to the next loop, round-robin (loop 0 only).
-func (l *Loop) handOver(st *poller.TCPStream) {
+func (l *Loop) handOver(st stream) {
 	loops := l.srv.loops
 	to := loops[int(l.srv.nextRR.Add(1)-1)%len(loops)]
 	if to == l {
