@@ -268,7 +268,7 @@ func TestUnixStreamCloseWriteAndEOF(t *testing.T) {
 }
 
 // "unixpacket" keeps message boundaries: each Read returns one message,
-// a short buffer cuts it, and a zero-length Write sends nothing.
+// and a short buffer cuts it (the rest is dropped).
 func TestUnixPacketBoundaries(t *testing.T) {
 	checkLeaks(t)
 	p := newPoll(t)
@@ -560,5 +560,46 @@ func TestUnixSupport(t *testing.T) {
 	check("ListenUnixgram", err, unixgramSupported)
 	if err == nil {
 		u.Close()
+	}
+}
+
+// Many clients at once: one Readable, then Accept until ErrWouldBlock
+// takes them all, each with its own working stream.
+func TestUnixAcceptMany(t *testing.T) {
+	checkLeaks(t)
+	ln := listenUnix(t, "unix")
+	p := newPoll(t)
+	events := NewEvents(64)
+	if err := p.Registry().Register(ln, 1, Readable); err != nil {
+		t.Fatal(err)
+	}
+	const clients = 64
+	for i := range clients {
+		c, err := DialUnix("unix", ln.Addr().String())
+		if err != nil {
+			t.Fatalf("DialUnix %d: %v", i, err)
+		}
+		t.Cleanup(func() { c.Close() })
+		writeAll(t, p, events, c, 0, []byte{byte(i)})
+	}
+	seen := make(map[byte]bool)
+	for len(seen) < clients {
+		waitEvent(t, p, events, 1, readable)
+		for {
+			s, _, err := ln.Accept()
+			if errors.Is(err, ErrWouldBlock) {
+				break
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			b := make([]byte, 1)
+			n, err := s.Read(b)
+			s.Close()
+			if n != 1 || err != nil || seen[b[0]] {
+				t.Fatalf("accepted stream read %d %v, %v (seen %v)", n, b, err, seen[b[0]])
+			}
+			seen[b[0]] = true
+		}
 	}
 }
