@@ -57,6 +57,8 @@ func (s *socket) readStream(p []byte) (int, error) {
 		case isWouldBlock(err):
 			s.wouldBlock(flagReadable)
 			return 0, ErrWouldBlock
+		case isShutdown(err):
+			return 0, io.EOF // after CloseRead (Windows)
 		}
 		if err = s.engineReadError(err); err == ErrWouldBlock {
 			return 0, ErrWouldBlock // the overlapped engine's connect is in flight
