@@ -142,25 +142,39 @@ func unixAddr(sa syscall.Sockaddr, network string) *net.UnixAddr {
 	return nil
 }
 
-// unixBind creates a Unix socket of typ and binds it to path ("" leaves it
-// unbound). It returns what Close must unlink (nil for none).
-func unixBind(op, network, path string, typ int) (uintptr, *unlinker, error) {
-	sa, err := unixSockaddr(op, network, path, typ == syscall.SOCK_DGRAM)
+// unixBind creates a Unix socket of typ, runs lc.Control and binds it to
+// path ("" leaves it unbound). It returns what Close must unlink (nil for
+// none).
+func (lc *ListenConfig) unixBind(network, path string, typ int) (*socket, *unlinker, error) {
+	if lc == nil {
+		lc = &ListenConfig{}
+	}
+	if lc.ReusePort {
+		return nil, nil, &net.OpError{Op: "listen", Net: network, Err: fmt.Errorf("%w: ReusePort on a Unix-domain socket", ErrInvalidArgument)}
+	}
+	sa, err := unixSockaddr("listen", network, path, typ == syscall.SOCK_DGRAM)
 	if err != nil {
-		return 0, nil, err
+		return nil, nil, err
 	}
 	fd, err := unixSocket(typ)
 	if err != nil {
-		return 0, nil, err
+		return nil, nil, err
+	}
+	sock := newSocket(fd)
+	if lc.Control != nil {
+		if err := lc.Control(network, path, rawConn{sock}); err != nil {
+			sysCloseSocket(fd)
+			return nil, nil, &net.OpError{Op: "listen", Net: network, Err: err}
+		}
 	}
 	if path == "" {
-		return fd, nil, nil
+		return sock, nil, nil
 	}
 	if err := sysBind(fd, sa); err != nil {
 		sysCloseSocket(fd)
-		return 0, nil, sysError("bind", err)
+		return nil, nil, sysError("bind", err)
 	}
-	return fd, newUnlinker(path), nil
+	return sock, newUnlinker(path), nil
 }
 
 // unlinker removes the file a socket's bind made, once, at Close.
@@ -209,24 +223,38 @@ func (u *unlinker) run() {
 }
 
 // ListenUnix listens on path, of network "unix" (a stream) or
-// "unixpacket" (messages; Linux and the BSDs). The path must not exist
-// (EADDRINUSE otherwise, as in package net); Close unlinks it.
+// "unixpacket" (messages; Linux and the BSDs): the zero ListenConfig's
+// ListenUnix. The path must not exist (EADDRINUSE otherwise, as in package
+// net); Close unlinks it.
 func ListenUnix(network, path string) (*UnixListener, error) {
+	return (&ListenConfig{}).ListenUnix(network, path)
+}
+
+// ListenUnix listens on path as the package-level ListenUnix does, with
+// lc's Backlog and Control (called with network and path before the
+// bind). ReusePort has no meaning here: ErrInvalidArgument.
+func (lc *ListenConfig) ListenUnix(network, path string) (*UnixListener, error) {
 	typ, err := unixType("listen", network)
 	if err != nil {
 		return nil, err
 	}
-	fd, unlink, err := unixBind("listen", network, path, typ)
+	backlog := 0
+	if lc != nil {
+		backlog = lc.Backlog
+	}
+	if backlog < 0 {
+		return nil, fmt.Errorf("%w: Backlog %d", ErrInvalidArgument, backlog)
+	}
+	sock, unlink, err := lc.unixBind(network, path, typ)
 	if err != nil {
 		return nil, err
 	}
-	if err := sysListen(fd); err != nil {
-		sysCloseSocket(fd)
+	if err := sysListenBacklog(sock.fd, backlog); err != nil {
+		sysCloseSocket(sock.fd)
 		unlink.run()
 		return nil, sysError("listen", err)
 	}
-	l := &UnixListener{sock: newSocket(fd), addr: &net.UnixAddr{Name: path, Net: network}, unlink: unlink}
-	return l, nil
+	return &UnixListener{sock: sock, addr: &net.UnixAddr{Name: path, Net: network}, unlink: unlink}, nil
 }
 
 // Addr returns the listener's address; nil for a nil listener.
@@ -281,12 +309,24 @@ func (l *UnixListener) Accept() (*UnixStream, net.Addr, error) {
 }
 
 // DialUnix connects to the listener at path, of network "unix" or
-// "unixpacket", and returns at once. A Unix connect does not wait for the
-// listener's accept: on Linux and the BSDs it succeeds or fails here (a
-// missing path is ENOENT, a path nobody listens on ECONNREFUSED, a full
-// accept queue EAGAIN). On Windows it may finish later, like DialTCP's:
-// the stream becomes writable, and TakeError tells whether it failed.
+// "unixpacket", and returns at once: the zero Dialer's DialUnix. A Unix
+// connect does not wait for the listener's accept: on Linux and the BSDs
+// it succeeds or fails here (a missing path is ENOENT, a path nobody
+// listens on ECONNREFUSED, a full accept queue EAGAIN). On Windows it may
+// finish later, like DialTCP's: the stream becomes writable, and TakeError
+// tells whether it failed.
 func DialUnix(network, path string) (*UnixStream, error) {
+	return (&Dialer{}).DialUnix(network, path)
+}
+
+// DialUnix connects as the package-level DialUnix does, with d's options:
+// LocalAddr, if set, must be a *net.UnixAddr to bind first (Close of the
+// stream does not unlink it); Control is called with network and path
+// before the bind and connect.
+func (d *Dialer) DialUnix(network, path string) (*UnixStream, error) {
+	if d == nil {
+		d = &Dialer{}
+	}
 	typ, err := unixType("dial", network)
 	if err != nil {
 		return nil, err
@@ -295,9 +335,33 @@ func DialUnix(network, path string) (*UnixStream, error) {
 	if err != nil {
 		return nil, err
 	}
+	var local *syscall.SockaddrUnix
+	if d.LocalAddr != nil {
+		la, ok := d.LocalAddr.(*net.UnixAddr)
+		if !ok || la == nil {
+			return nil, &net.OpError{Op: "dial", Net: network, Addr: d.LocalAddr,
+				Err: fmt.Errorf("%w: LocalAddr %T is not a *net.UnixAddr", ErrInvalidAddress, d.LocalAddr)}
+		}
+		if local, err = unixSockaddr("dial", network, la.Name, false); err != nil {
+			return nil, err
+		}
+	}
 	fd, err := unixSocket(typ)
 	if err != nil {
 		return nil, err
+	}
+	sock := newSocket(fd)
+	if d.Control != nil {
+		if err := d.Control(network, path, rawConn{sock}); err != nil {
+			sysCloseSocket(fd)
+			return nil, &net.OpError{Op: "dial", Net: network, Err: err}
+		}
+	}
+	if local != nil {
+		if err := sysBind(fd, local); err != nil {
+			sysCloseSocket(fd)
+			return nil, sysError("bind", err)
+		}
 	}
 	for {
 		err = sysConnect(fd, sa)
@@ -309,7 +373,7 @@ func DialUnix(network, path string) (*UnixStream, error) {
 		sysCloseSocket(fd)
 		return nil, sysError("connect", err)
 	}
-	return &UnixStream{sock: newSocket(fd), remote: &net.UnixAddr{Name: path, Net: network}, net: network}, nil
+	return &UnixStream{sock: sock, remote: &net.UnixAddr{Name: path, Net: network}, net: network}, nil
 }
 
 // Read reads what is available into p. It returns io.EOF after the peer's
@@ -372,19 +436,26 @@ func (s *UnixStream) RemoteAddr() net.Addr {
 }
 
 // ListenUnixgram makes a non-blocking Unix datagram socket bound to path,
-// or unbound for "" (it can send; peers cannot answer it). Close unlinks
-// the path, unlike package net's ListenUnixgram, so that the next bind of
-// the same path does not fail with EADDRINUSE. On Windows it returns
-// ErrUnixUnsupported.
+// or unbound for "" (it can send; peers cannot answer it): the zero
+// ListenConfig's ListenUnixgram. Close unlinks the path, unlike package
+// net's ListenUnixgram, so that the next bind of the same path does not
+// fail with EADDRINUSE. On Windows it returns ErrUnixUnsupported.
 func ListenUnixgram(path string) (*UnixDatagram, error) {
+	return (&ListenConfig{}).ListenUnixgram(path)
+}
+
+// ListenUnixgram binds as the package-level ListenUnixgram does, with lc's
+// Control (called with "unixgram" and path before the bind); Backlog is
+// ignored, ReusePort is ErrInvalidArgument.
+func (lc *ListenConfig) ListenUnixgram(path string) (*UnixDatagram, error) {
 	if !unixgramSupported {
 		return nil, &net.OpError{Op: "listen", Net: "unixgram", Err: ErrUnixUnsupported}
 	}
-	fd, unlink, err := unixBind("listen", "unixgram", path, syscall.SOCK_DGRAM)
+	sock, unlink, err := lc.unixBind("unixgram", path, syscall.SOCK_DGRAM)
 	if err != nil {
 		return nil, err
 	}
-	return &UnixDatagram{sock: newSocket(fd), unlink: unlink}, nil
+	return &UnixDatagram{sock: sock, unlink: unlink}, nil
 }
 
 // SetUnlinkOnClose sets whether Close removes the socket's file (by

@@ -64,7 +64,7 @@ var longUnixPath = "/tmp/" + strings.Repeat("x", 200)
 
 // unixMisuseRows are TestMisuseTable's rows for the Unix-domain sockets.
 func unixMisuseRows() []misuseRow {
-	return []misuseRow{
+	rows := []misuseRow{
 		// nil and zero-valued receivers and arguments
 		{"Register nil *UnixStream", func(f misuseFixture) error { return f.poll().Registry().Register((*UnixStream)(nil), 1, Readable) }, ErrNilSource},
 		{"Register nil *UnixListener", func(f misuseFixture) error { return f.poll().Registry().Register((*UnixListener)(nil), 1, Readable) }, ErrNilSource},
@@ -186,5 +186,73 @@ func unixMisuseRows() []misuseRow {
 			_, err := f.unixgram().WriteToUnix(readBuf, &net.UnixAddr{Name: longUnixPath, Net: "unixgram"})
 			return err
 		}, ErrInvalidAddress},
+		// ListenConfig and Dialer
+		{"ListenConfig.ListenUnix with Backlog -1", func(f misuseFixture) error {
+			_, err := (&ListenConfig{Backlog: -1}).ListenUnix("unix", unixPath(f.t))
+			return err
+		}, ErrInvalidArgument},
+		{"ListenConfig.ListenUnix with ReusePort", func(f misuseFixture) error {
+			_, err := (&ListenConfig{ReusePort: true}).ListenUnix("unix", unixPath(f.t))
+			return err
+		}, ErrInvalidArgument},
+		{"ListenConfig.ListenUnix on a tcp network", func(f misuseFixture) error { _, err := (*ListenConfig)(nil).ListenUnix("tcp", "/x"); return err }, ErrInvalidAddress},
+		{"ListenConfig.ListenUnixgram with ReusePort", func(f misuseFixture) error {
+			_, err := (&ListenConfig{ReusePort: true}).ListenUnixgram(unixPath(f.t))
+			return err
+		}, unixgramErr(ErrInvalidArgument)},
+		{"Dialer.DialUnix with a TCP LocalAddr", func(f misuseFixture) error {
+			_, err := (&Dialer{LocalAddr: &net.TCPAddr{}}).DialUnix("unix", "/x")
+			return err
+		}, ErrInvalidAddress},
+		{"Dialer.DialUnix with a nil *net.UnixAddr LocalAddr", func(f misuseFixture) error {
+			_, err := (&Dialer{LocalAddr: (*net.UnixAddr)(nil)}).DialUnix("unix", "/x")
+			return err
+		}, ErrInvalidAddress},
+		{"nil Dialer's DialUnix on a udp network", func(f misuseFixture) error { _, err := (*Dialer)(nil).DialUnix("udp", "/x"); return err }, ErrInvalidAddress},
+		// adoption
+		{"UnixStreamFrom(nil)", func(f misuseFixture) error { _, err := UnixStreamFrom(nil); return err }, ErrNilSource},
+		{"UnixListenerFrom(nil)", func(f misuseFixture) error { _, err := UnixListenerFrom(nil); return err }, ErrNilSource},
+		{"UnixDatagramFrom(nil)", func(f misuseFixture) error { _, err := UnixDatagramFrom(nil); return err }, ErrNilSource},
+		{"UnixStreamFrom a nil *net.UnixConn", func(f misuseFixture) error { _, err := UnixStreamFrom((*net.UnixConn)(nil)); return err }, ErrNilSource},
+		{"UnixListenerFrom a nil *UnixListener", func(f misuseFixture) error { _, err := UnixListenerFrom((*UnixListener)(nil)); return err }, ErrNilSource},
+		{"UnixStreamFrom a closed UnixStream", func(f misuseFixture) error { _, err := UnixStreamFrom(f.closedUnixStream()); return err }, net.ErrClosed},
+		{"UnixListenerFrom a closed UnixListener", func(f misuseFixture) error { _, err := UnixListenerFrom(f.closedUnixListener()); return err }, net.ErrClosed},
+		{"UnixDatagramFrom a closed UnixDatagram", func(f misuseFixture) error { _, err := UnixDatagramFrom(f.closedUnixgram()); return err }, net.ErrClosed},
+		{"UnixStreamFrom a TCP stream", func(f misuseFixture) error { _, err := UnixStreamFrom(f.stream()); return err }, ErrInvalidAddress},
 	}
+	// The socket control methods: nil, zero and closed receivers.
+	type control struct {
+		name string
+		call func(s *UnixStream, l *UnixListener, u *UnixDatagram) error
+	}
+	controls := []control{
+		{"UnixStream.SyscallConn", func(s *UnixStream, _ *UnixListener, _ *UnixDatagram) error { _, err := s.SyscallConn(); return err }},
+		{"UnixListener.SyscallConn", func(_ *UnixStream, l *UnixListener, _ *UnixDatagram) error { _, err := l.SyscallConn(); return err }},
+		{"UnixDatagram.SyscallConn", func(_ *UnixStream, _ *UnixListener, u *UnixDatagram) error { _, err := u.SyscallConn(); return err }},
+		{"UnixStream.TakeError", func(s *UnixStream, _ *UnixListener, _ *UnixDatagram) error { return s.TakeError() }},
+		{"UnixListener.TakeError", func(_ *UnixStream, l *UnixListener, _ *UnixDatagram) error { return l.TakeError() }},
+		{"UnixDatagram.TakeError", func(_ *UnixStream, _ *UnixListener, u *UnixDatagram) error { return u.TakeError() }},
+		{"UnixStream.CloseRead", func(s *UnixStream, _ *UnixListener, _ *UnixDatagram) error { return s.CloseRead() }},
+		{"UnixStream.Peek", func(s *UnixStream, _ *UnixListener, _ *UnixDatagram) error { _, err := s.Peek(readBuf); return err }},
+		{"UnixStream.Writev", func(s *UnixStream, _ *UnixListener, _ *UnixDatagram) error {
+			_, err := s.Writev([][]byte{readBuf})
+			return err
+		}},
+		{"UnixStream.SetReadBuffer", func(s *UnixStream, _ *UnixListener, _ *UnixDatagram) error { return s.SetReadBuffer(4096) }},
+		{"UnixStream.SetWriteBuffer", func(s *UnixStream, _ *UnixListener, _ *UnixDatagram) error { return s.SetWriteBuffer(4096) }},
+		{"UnixDatagram.SetReadBuffer", func(_ *UnixStream, _ *UnixListener, u *UnixDatagram) error { return u.SetReadBuffer(4096) }},
+		{"UnixDatagram.SetWriteBuffer", func(_ *UnixStream, _ *UnixListener, u *UnixDatagram) error { return u.SetWriteBuffer(4096) }},
+	}
+	for _, c := range controls {
+		rows = append(rows,
+			misuseRow{c.name + " on nil receivers", func(f misuseFixture) error { return c.call(nil, nil, nil) }, ErrNilSource},
+			misuseRow{c.name + " on zero values", func(f misuseFixture) error { return c.call(&UnixStream{}, &UnixListener{}, &UnixDatagram{}) }, ErrNilSource},
+			misuseRow{c.name + " on closed sockets", func(f misuseFixture) error {
+				return c.call(f.closedUnixStream(), f.closedUnixListener(), f.closedUnixgram())
+			}, net.ErrClosed})
+	}
+	rows = append(rows,
+		misuseRow{"UnixStream.SetReadBuffer(-1)", func(f misuseFixture) error { return f.unixStream().SetReadBuffer(-1) }, ErrInvalidArgument},
+		misuseRow{"UnixDatagram.SetWriteBuffer(-1)", func(f misuseFixture) error { return f.unixgram().SetWriteBuffer(-1) }, ErrInvalidArgument})
+	return rows
 }
