@@ -332,8 +332,9 @@ func (s *Server) signal(st loopState) {
 	}
 }
 
-// Dial connects to address ("tcp", "tcp4" or "tcp6") and puts the
-// connection on one of the loops, round-robin; see Loop.Dial.
+// Dial connects to address ("tcp", "tcp4" or "tcp6"; for "unix", a
+// socket path) and puts the connection on one of the loops, round-robin;
+// see Loop.Dial.
 func (s *Server) Dial(ctx context.Context, network, address string) (*Conn, error) {
 	loops := s.snapshotLoops()
 	if len(loops) == 0 {

@@ -17,6 +17,24 @@ type stream interface {
 	Close() error
 	LocalAddr() net.Addr
 	RemoteAddr() net.Addr
+	TakeError() error
+}
+
+// dialStream starts the connect of Loop.Dial: TCP, or a Unix-domain
+// stream for "unix" (address is the path).
+func dialStream(network, address string) (stream, error) {
+	if network == "unix" {
+		st, err := poller.DialUnix(network, address)
+		if err != nil {
+			return nil, err
+		}
+		return st, nil
+	}
+	st, err := poller.DialTCP(network, address)
+	if err != nil {
+		return nil, err
+	}
+	return st, nil
 }
 
 // sock returns c's socket. A TCP connection keeps its stream in Conn

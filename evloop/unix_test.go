@@ -2,6 +2,7 @@ package evloop_test
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -10,6 +11,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -152,5 +154,42 @@ func TestServeUnixAddrErrors(t *testing.T) {
 			srv.Close()
 			t.Errorf("Listen(%q): no error", addr)
 		}
+	}
+}
+
+// Loop.Dial with "unix": a dialed Unix connection served by the Handler,
+// to a Server's own "unix://" listener; a missing path fails with ENOENT.
+func TestDialUnix(t *testing.T) {
+	path := unixSockPath(t)
+	got := make(chan string, 1)
+	var reply []byte // loop goroutine only
+	srv := &evloop.Server{Loops: 2, Addrs: []string{"unix://" + path}, Handler: fn{data: func(c *evloop.Conn, in []byte) {
+		if !c.Dialed() {
+			c.Write(append([]byte("ok:"), in...))
+			return
+		}
+		reply = append(reply, in...)
+		if len(reply) >= 4 {
+			got <- string(reply) + " " + c.RemoteAddr().String()
+			c.Close()
+		}
+	}}}
+	listenOrSkip(t, srv)
+	start(t, srv)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c, err := srv.Dial(ctx, "unix", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !c.Dialed() || c.RemoteAddr().Network() != "unix" {
+		t.Fatalf("Dialed %v, RemoteAddr %v", c.Dialed(), c.RemoteAddr())
+	}
+	c.AsyncWrite([]byte("x"))
+	if s := <-got; s != "ok:x "+path {
+		t.Fatalf("got %q", s)
+	}
+	if _, err := srv.Dial(ctx, "unix", path+"-missing"); !errors.Is(err, syscall.ENOENT) {
+		t.Fatalf("Dial to a missing path: %v, want ENOENT", err)
 	}
 }
