@@ -31,8 +31,9 @@ const (
 
 // Dial connects to address ("tcp", "tcp4" or "tcp6"; for "unix", a
 // socket path) and puts the connection on l, served by the Server's
-// Handler like an accepted one: OnOpen runs on the loop once connected, before Dial returns it. If ctx
-// ends first, the connect is abandoned and Dial returns ctx.Err().
+// Handler like an accepted one: OnOpen runs on the loop once connected,
+// before Dial returns it. If ctx ends first, the connect is abandoned and
+// Dial returns ctx.Err().
 //
 // Dial blocks until then, so it must not be called on l's own goroutine;
 // from a callback, call it in a goroutine of its own and Post the result.
