@@ -22,7 +22,11 @@ import (
 //     and later), polled by AFD like TCP; where it has not (older Windows,
 //     and Wine 8, whose socket(AF_UNIX) fails with WSAEAFNOSUPPORT),
 //     ListenUnix and DialUnix fail with ErrUnixUnsupported. "unixpacket"
-//     and "unixgram" give ErrUnixUnsupported always.
+//     and "unixgram" give ErrUnixUnsupported always. Untested on a real
+//     Windows (none here); the overlapped engine, when forced
+//     (POLLER_WINDOWS_ENGINE=overlapped), cannot accept on a Unix listener:
+//     its AcceptEx makes TCP sockets. A dialed Unix stream connects at
+//     DialUnix there too (no deferred connect).
 //
 // Names are paths, at most len(syscall.RawSockaddrUnix{}.Path)-1 bytes
 // (107 on Linux and Windows, 103 on macOS and the BSDs), without NUL
