@@ -13,6 +13,7 @@ type stream interface {
 	poller.Source
 	Read(p []byte) (int, error)
 	Write(p []byte) (int, error)
+	Writev(bufs [][]byte) (int64, error)
 	CloseWrite() error
 	Close() error
 	LocalAddr() net.Addr
@@ -53,6 +54,14 @@ func (c *Conn) read(b []byte) (int, error) {
 		return st.Read(b)
 	}
 	return c.ext.other.Read(b)
+}
+
+// writev writes bufs to c's socket, the TCP case directly.
+func (c *Conn) writev(bufs [][]byte) (int64, error) {
+	if st := c.stream; st != nil {
+		return st.Writev(bufs)
+	}
+	return c.ext.other.Writev(bufs)
 }
 
 // listenAddr splits a Server.Addrs entry into its network and address:

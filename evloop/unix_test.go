@@ -193,3 +193,38 @@ func TestDialUnix(t *testing.T) {
 		t.Fatalf("Dial to a missing path: %v, want ENOENT", err)
 	}
 }
+
+// Conn.Writev on a Unix connection, past one batch's collection, so that
+// it goes out with UnixStream.Writev.
+func TestUnixConnWritev(t *testing.T) {
+	path := unixSockPath(t)
+	body := pattern(3 * evloop.ReadBufSize)
+	srv := &evloop.Server{Loops: 1, Addrs: []string{"unix://" + path}, Handler: fn{data: func(c *evloop.Conn, in []byte) {
+		c.Writev([][]byte{[]byte("head:"), body[:evloop.ReadBufSize], body[evloop.ReadBufSize:]})
+	}}}
+	listenOrSkip(t, srv)
+	start(t, srv)
+	c, err := net.DialTimeout("unix", path, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(20 * time.Second))
+	want := append([]byte("head:"), body...)
+	if got := roundTripN(t, c, []byte("go"), len(want)); !bytes.Equal(got, want) {
+		t.Fatalf("Writev's %d bytes came back as %d, different", len(want), len(got))
+	}
+}
+
+// roundTripN writes msg and reads n bytes back.
+func roundTripN(t *testing.T, c net.Conn, msg []byte, n int) []byte {
+	t.Helper()
+	if _, err := c.Write(msg); err != nil {
+		t.Fatal(err)
+	}
+	got := make([]byte, n)
+	if _, err := io.ReadFull(c, got); err != nil {
+		t.Fatal(err)
+	}
+	return got
+}
