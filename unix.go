@@ -32,7 +32,8 @@ import (
 // (107 on Linux and Windows, 103 on macOS and the BSDs), without NUL
 // bytes. A listener, or a datagram socket, that bound a path unlinks it at
 // Close, unless SetUnlinkOnClose(false) was called or the path names
-// another file by then. Sockets adopted with UnixListenerFrom never unlink.
+// another file by then. Sockets adopted with UnixListenerFrom or
+// UnixDatagramFrom never unlink.
 
 // What the OS has (unixSocket, in unix_unix.go and unix_windows.go, makes
 // the socket).
