@@ -54,14 +54,13 @@ func (s *socket) readStream(p []byte) (int, error) {
 			return n, nil
 		case isInterrupted(err):
 			continue
+		case err == ErrWouldBlock:
+			return 0, ErrWouldBlock // its event is on the way: no re-arm
 		case isWouldBlock(err):
 			s.wouldBlock(flagReadable)
 			return 0, ErrWouldBlock
 		case isShutdown(err):
 			return 0, io.EOF // after CloseRead (Windows)
-		}
-		if err = s.engineReadError(err); err == ErrWouldBlock {
-			return 0, ErrWouldBlock // the overlapped engine's connect is in flight
 		}
 		s.wouldBlock(flagReadable) // keep reporting, as after would-block
 		return 0, sysError("read", s.connectFailure(err))
@@ -75,23 +74,24 @@ func (s *socket) writeStream(p []byte) (int, error) {
 		return 0, err
 	}
 	defer s.release()
-	if n, err, done := s.engineWrite(p, nil); done {
-		return n, err
-	}
 	written := 0
-	for written < len(p) {
-		n, err := sysSend(s.fd, p[written:])
+	for {
+		// One call even for an empty p: the OS layer may have an answer.
+		n, err := s.sysSend(p[written:])
 		switch {
 		case err == nil:
-			written += n
-			continue
+			if written += n; written < len(p) {
+				continue
+			}
+			return written, nil
 		case isInterrupted(err):
 			continue
+		case err == ErrWouldBlock:
+			return written + n, ErrWouldBlock // its event is on the way: no re-arm
 		case isWouldBlock(err):
 			s.wouldBlock(flagWritable)
 			return written, ErrWouldBlock
 		}
 		return written, sysError("write", s.connectFailure(err))
 	}
-	return written, nil
 }

@@ -2,6 +2,7 @@ package poller
 
 import (
 	"net"
+	"syscall"
 )
 
 // TCPListener is a non-blocking listening TCP socket. Register it for
@@ -94,11 +95,25 @@ func (l *TCPListener) Accept() (*TCPStream, net.Addr, error) {
 // connect is reported to any interest, Readable only too, with IsError
 // (and, for Writable, IsWriteClosed), and the next Read or Write returns
 // its error, on every OS. An empty host dials the loopback address. On
-// Windows, a stream for the overlapped engine
-// (a socket AFD cannot poll, or POLLER_WINDOWS_ENGINE=overlapped) is only
-// bound here: its connect starts when it is registered.
+// Windows, a stream whose socket the OS cannot poll for readiness (or every
+// stream, with POLLER_WINDOWS_ENGINE=overlapped) is only bound here: its
+// connect starts when it is registered.
 func DialTCP(network, address string) (*TCPStream, error) {
 	return (&Dialer{}).DialTCP(network, address)
+}
+
+// startConnect starts a non-blocking connect of fd to sa: nil once it is
+// under way (or done), else the error, wrapped.
+func startConnect(fd uintptr, sa syscall.Sockaddr) error {
+	for {
+		err := sysConnect(fd, sa)
+		switch {
+		case err == nil || isConnectPending(err):
+			return nil
+		case !isInterrupted(err):
+			return sysError("connect", err)
+		}
+	}
 }
 
 // Read reads what is available into p. It returns io.EOF after the peer's

@@ -71,16 +71,15 @@ func (u *UDPSocket) WriteTo(p []byte, addr net.Addr) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	if n, err, done := u.sock.engineWrite(p, to); done {
-		return n, err
-	}
 	for {
-		err = sysSendto(u.sock.fd, p, to)
+		err = u.sock.sysSendto(p, to)
 		switch {
 		case err == nil:
 			return len(p), nil
 		case isInterrupted(err):
 			continue
+		case err == ErrWouldBlock:
+			return 0, ErrWouldBlock // its event is on the way: no re-arm
 		case isWouldBlock(err):
 			u.sock.wouldBlock(flagWritable)
 			return 0, ErrWouldBlock

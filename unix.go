@@ -368,15 +368,11 @@ func (d *Dialer) DialUnix(network, path string) (*UnixStream, error) {
 			return nil, sysError("bind", err)
 		}
 	}
-	for {
-		err = sysConnect(fd, sa)
-		if !isInterrupted(err) {
-			break
-		}
-	}
-	if err != nil && !isConnectPending(err) {
+	// A plain connect, never deferred to Register: Windows' overlapped
+	// engine has no ConnectEx for AF_UNIX.
+	if err := startConnect(fd, sa); err != nil {
 		sysCloseSocket(fd)
-		return nil, sysError("connect", err)
+		return nil, err
 	}
 	return &UnixStream{sock: sock, remote: &net.UnixAddr{Name: path, Net: network}, net: network}, nil
 }
@@ -545,12 +541,14 @@ func (u *UnixDatagram) WriteToUnix(p []byte, addr *net.UnixAddr) (int, error) {
 	}
 	defer u.sock.release()
 	for {
-		err = sysSendto(u.sock.fd, p, to)
+		err = u.sock.sysSendto(p, to)
 		switch {
 		case err == nil:
 			return len(p), nil
 		case isInterrupted(err):
 			continue
+		case err == ErrWouldBlock:
+			return 0, ErrWouldBlock // its event is on the way: no re-arm
 		case isWouldBlock(err):
 			u.sock.wouldBlock(flagWritable)
 			return 0, ErrWouldBlock
