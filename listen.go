@@ -142,8 +142,14 @@ func (lc *ListenConfig) bind(network, address string, typ int) (*socket, int, er
 var errReusePort = fmt.Errorf("poller: ReusePort: no SO_REUSEPORT on %s: %w", runtime.GOOS, errors.ErrUnsupported)
 
 // dualStackSupported reports, once, whether an AF_INET6 socket can have
-// IPV6_V6ONLY off (as package net probes it).
+// IPV6_V6ONLY off (as package net probes it). Linux, FreeBSD, NetBSD,
+// macOS and Windows allow it; OpenBSD and DragonFly have no IPv4-mapped
+// addresses (dualStackOS), so IPv4 alone there. Wine 8 allows it, and its
+// "[::]" listener with IPV6_V6ONLY=0 accepts IPv4 clients (TestDualStack).
 var dualStackSupported = sync.OnceValue(func() bool {
+	if !dualStackOS {
+		return false
+	}
 	fd, err := sysSocket(syscall.AF_INET6, syscall.SOCK_STREAM)
 	if err != nil {
 		return false

@@ -773,6 +773,29 @@ func TestCloseRead(t *testing.T) {
 	if _, err := b.Read(buf); !errors.Is(err, ErrWouldBlock) {
 		t.Errorf("the peer's Read: %v, want ErrWouldBlock (no FIN)", err)
 	}
+	// Data the peer sends after CloseRead: its write succeeds (the OS
+	// answers later, if at all). Linux still queues it for Read, then
+	// io.EOF again; the BSDs discard it; Winsock may reset the connection.
+	if _, err := b.Write([]byte("late")); err != nil {
+		t.Fatalf("the peer's write after CloseRead: %v", err)
+	}
+	got := make([]byte, 0, 8)
+	deadline := time.Now().Add(eventTimeout)
+	for {
+		n, err := a.Read(buf)
+		got = append(got, buf[:n]...)
+		if err == nil && time.Now().Before(deadline) {
+			continue
+		}
+		t.Logf("after the peer's late data: read %q, then %v", got, err)
+		switch {
+		case runtime.GOOS == "linux" && (string(got) != "late" || err != io.EOF):
+			t.Errorf("Linux: read %q then %v, want \"late\" then io.EOF", got, err)
+		case runtime.GOOS != "linux" && (len(got) != 0 || (err != io.EOF && !errors.Is(err, syscall.ECONNRESET))):
+			t.Errorf("read %q then %v, want nothing and io.EOF (or a reset)", got, err)
+		}
+		break
+	}
 	// Twice is fine on every OS.
 	if err := a.CloseRead(); err != nil && runtime.GOOS != "windows" {
 		t.Errorf("CloseRead twice: %v", err)

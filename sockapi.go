@@ -138,9 +138,11 @@ func (s *TCPStream) NoDelay() (bool, error) {
 
 // CloseRead shuts down the receiving side (shutdown SHUT_RD; SD_RECEIVE on
 // Windows). Read and Peek return io.EOF afterwards, and a registered stream
-// gets a Readable event with IsReadClosed on Linux. The peer sees nothing
-// (no FIN): its writes go on succeeding on Unix, where the data is thrown
-// away; Windows resets the connection when data arrives after CloseRead.
+// gets a Readable event (with IsReadClosed on Linux; on Windows, where AFD
+// reports nothing for it, CloseRead posts the event itself). The peer sees
+// nothing (no FIN) and its writes succeed. What it sends afterwards
+// differs by OS: Linux still queues it for Read (io.EOF again once it is
+// read), the BSDs discard it, and Windows may reset the connection.
 func (s *TCPStream) CloseRead() error {
 	if s == nil {
 		return ErrNilSource

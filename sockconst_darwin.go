@@ -13,3 +13,6 @@ const (
 	tcpKeepCnt    = 0x102
 	sendmsgFlags  = 0
 )
+
+// dualStackOS: IPv4-mapped addresses on AF_INET6 sockets (listen.go probes too).
+const dualStackOS = true

@@ -12,3 +12,7 @@ const (
 	tcpKeepCnt    = syscall.TCP_KEEPCNT
 	sendmsgFlags  = syscall.MSG_NOSIGNAL
 )
+
+// dualStackOS: no IPv4-mapped addresses on AF_INET6 sockets here (as
+// package net knows): "tcp" and "udp" with an empty host stay IPv4.
+const dualStackOS = false

@@ -12,3 +12,6 @@ const (
 	tcpKeepCnt    = syscall.TCP_KEEPCNT
 	sendmsgFlags  = syscall.MSG_NOSIGNAL
 )
+
+// dualStackOS: IPv4-mapped addresses on AF_INET6 sockets (listen.go probes too).
+const dualStackOS = true

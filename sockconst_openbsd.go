@@ -14,3 +14,7 @@ const (
 	tcpKeepCnt    = 0
 	sendmsgFlags  = syscall.MSG_NOSIGNAL
 )
+
+// dualStackOS: no IPv4-mapped addresses on AF_INET6 sockets here (as
+// package net knows): "tcp" and "udp" with an empty host stay IPv4.
+const dualStackOS = false

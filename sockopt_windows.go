@@ -151,3 +151,6 @@ func sysListenBacklog(fd uintptr, n int) error {
 	}
 	return syscall.Listen(syscall.Handle(fd), n)
 }
+
+// dualStackOS: IPv4-mapped addresses on AF_INET6 sockets (listen.go probes too).
+const dualStackOS = true
