@@ -66,6 +66,12 @@ func UDPSocketFrom(c syscall.Conn) (*UDPSocket, error) {
 // typ, listening or not, and returns the non-blocking duplicate and its
 // local address.
 func adopt(c syscall.Conn, typ int, listening bool) (uintptr, syscall.Sockaddr, error) {
+	return adoptChecked(c, func(fd uintptr) (syscall.Sockaddr, error) { return checkAdopted(fd, typ, listening) })
+}
+
+// adoptChecked duplicates c's handle once check, given the original
+// handle, accepted it; it returns the duplicate and what check returned.
+func adoptChecked(c syscall.Conn, check func(fd uintptr) (syscall.Sockaddr, error)) (uintptr, syscall.Sockaddr, error) {
 	if c == nil {
 		return 0, nil, ErrNilSource
 	}
@@ -80,7 +86,7 @@ func adopt(c syscall.Conn, typ int, listening bool) (uintptr, syscall.Sockaddr, 
 	var local syscall.Sockaddr
 	var dupErr error
 	if err := raw.Control(func(h uintptr) {
-		if local, dupErr = checkAdopted(h, typ, listening); dupErr == nil {
+		if local, dupErr = check(h); dupErr == nil {
 			fd, dupErr = sysDupSocket(h)
 		}
 	}); err != nil {
@@ -93,25 +99,8 @@ func adopt(c syscall.Conn, typ int, listening bool) (uintptr, syscall.Sockaddr, 
 }
 
 func checkAdopted(fd uintptr, typ int, listening bool) (syscall.Sockaddr, error) {
-	gotTyp, err := sysGetsockoptInt(fd, syscall.SOL_SOCKET, soSockType)
-	if err != nil {
-		return nil, fmt.Errorf("%w: not a socket: %w", ErrInvalidAddress, sysError("getsockopt", err))
-	}
-	if gotTyp != typ {
-		return nil, fmt.Errorf("%w: socket type %d, want %d", ErrInvalidAddress, gotTyp, typ)
-	}
-	if typ == syscall.SOCK_STREAM {
-		acc, err := sysGetsockoptInt(fd, syscall.SOL_SOCKET, soAcceptConn)
-		if err != nil {
-			return nil, sysError("getsockopt", err)
-		}
-		if (acc != 0) != listening {
-			what := "a listener"
-			if listening {
-				what = "not a listener"
-			}
-			return nil, fmt.Errorf("%w: the socket is %s", ErrInvalidAddress, what)
-		}
+	if err := checkAdoptedType(fd, typ, listening); err != nil {
+		return nil, err
 	}
 	local, err := sysGetsockname(fd)
 	if err != nil {
@@ -122,4 +111,30 @@ func checkAdopted(fd uintptr, typ int, listening bool) (syscall.Sockaddr, error)
 		return local, nil
 	}
 	return nil, fmt.Errorf("%w: not an IPv4 or IPv6 socket (%T)", ErrInvalidAddress, local)
+}
+
+// checkAdoptedType checks that fd is a socket of type typ, listening or
+// not (a connection-oriented one: SOCK_STREAM or SOCK_SEQPACKET).
+func checkAdoptedType(fd uintptr, typ int, listening bool) error {
+	gotTyp, err := sysGetsockoptInt(fd, syscall.SOL_SOCKET, soSockType)
+	if err != nil {
+		return fmt.Errorf("%w: not a socket: %w", ErrInvalidAddress, sysError("getsockopt", err))
+	}
+	if gotTyp != typ {
+		return fmt.Errorf("%w: socket type %d, want %d", ErrInvalidAddress, gotTyp, typ)
+	}
+	if typ != syscall.SOCK_DGRAM {
+		acc, err := sysGetsockoptInt(fd, syscall.SOL_SOCKET, soAcceptConn)
+		if err != nil {
+			return sysError("getsockopt", err)
+		}
+		if (acc != 0) != listening {
+			what := "a listener"
+			if listening {
+				what = "not a listener"
+			}
+			return fmt.Errorf("%w: the socket is %s", ErrInvalidAddress, what)
+		}
+	}
+	return nil
 }

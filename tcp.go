@@ -1,7 +1,6 @@
 package poller
 
 import (
-	"io"
 	"net"
 	"syscall"
 )
@@ -82,28 +81,12 @@ func (l *TCPListener) Accept() (*TCPStream, net.Addr, error) {
 	if l == nil {
 		return nil, nil, ErrNilSource
 	}
-	if err := l.sock.acquire(); err != nil {
+	fd, sa, err := l.sock.acceptConn()
+	if err != nil {
 		return nil, nil, err
 	}
-	defer l.sock.release()
-	for {
-		fd, sa, err := l.sock.accept()
-		switch {
-		case err == nil:
-			remote := tcpAddr(sa)
-			return &TCPStream{sock: newSocket(fd), remote: remote}, remote, nil
-		case isInterrupted(err) || isConnAborted(err):
-			continue
-		case isWouldBlock(err):
-			l.sock.wouldBlock(flagReadable)
-			return nil, nil, ErrWouldBlock
-		}
-		// EMFILE, ENOBUFS and the like leave connections queued: poll
-		// again, as after would-block, so that the listener keeps
-		// reporting (a spurious event at worst).
-		l.sock.wouldBlock(flagReadable)
-		return nil, nil, sysError("accept", err)
-	}
+	remote := tcpAddr(sa)
+	return &TCPStream{sock: newSocket(fd), remote: remote}, remote, nil
 }
 
 // DialTCP starts a non-blocking connect to address and returns at once. The
@@ -139,34 +122,7 @@ func (s *TCPStream) Read(p []byte) (int, error) {
 	if s == nil {
 		return 0, ErrNilSource
 	}
-	if err := s.sock.acquire(); err != nil {
-		return 0, err
-	}
-	defer s.sock.release()
-	for {
-		n, err := s.sock.read(p)
-		switch {
-		case err == nil:
-			if n == 0 && len(p) > 0 {
-				if err := s.sock.connectFailure(nil); err != nil {
-					return 0, sysError("read", err)
-				}
-				return 0, io.EOF
-			}
-			return n, nil
-		case isInterrupted(err):
-			continue
-		case err == ErrWouldBlock:
-			return 0, ErrWouldBlock // its event is on the way: no re-arm
-		case isWouldBlock(err):
-			s.sock.wouldBlock(flagReadable)
-			return 0, ErrWouldBlock
-		case isShutdown(err):
-			return 0, io.EOF // after CloseRead (Windows)
-		}
-		s.sock.wouldBlock(flagReadable) // keep reporting, as after would-block
-		return 0, sysError("read", s.sock.connectFailure(err))
-	}
+	return s.sock.readStream(p)
 }
 
 // Write writes as much of p as the socket takes now. If it takes less than
@@ -176,30 +132,7 @@ func (s *TCPStream) Write(p []byte) (int, error) {
 	if s == nil {
 		return 0, ErrNilSource
 	}
-	if err := s.sock.acquire(); err != nil {
-		return 0, err
-	}
-	defer s.sock.release()
-	written := 0
-	for {
-		// One call even for an empty p: the OS layer may have an answer.
-		n, err := s.sock.sysSend(p[written:])
-		switch {
-		case err == nil:
-			if written += n; written < len(p) {
-				continue
-			}
-			return written, nil
-		case isInterrupted(err):
-			continue
-		case err == ErrWouldBlock:
-			return written + n, ErrWouldBlock // its event is on the way: no re-arm
-		case isWouldBlock(err):
-			s.sock.wouldBlock(flagWritable)
-			return written, ErrWouldBlock
-		}
-		return written, sysError("write", s.sock.connectFailure(err))
-	}
+	return s.sock.writeStream(p)
 }
 
 // CloseWrite shuts down the sending side; the peer reads io.EOF.

@@ -7,14 +7,14 @@ import (
 	"github.com/evpoll/poller"
 )
 
-// Conn is one TCP connection, served by one loop. Its methods run on that
+// Conn is one stream connection (TCP or Unix-domain), served by one loop. Its methods run on that
 // loop's goroutine (in callbacks, timers and posted functions), except
 // AsyncWrite and Loop, which any goroutine may call.
 type Conn struct {
 	l      *Loop
-	stream *poller.TCPStream
-	ext    *connExt // nil until a backlog, a dial or a CloseWrite needs it
-	idx    int32    // in l.conns and l.values; the token is firstConnTok+idx
+	stream *poller.TCPStream // nil for a Unix-domain stream: see connExt.other
+	ext    *connExt          // nil until a backlog, a dial or a CloseWrite needs it (always there for a Unix stream)
+	idx    int32             // in l.conns and l.values; the token is firstConnTok+idx
 	flags  connFlags
 	seen   uint8 // l.sweeps when c was last active (Server.IdleTimeout)
 }
@@ -27,6 +27,7 @@ type connExt struct {
 	shutWrite  bool     // CloseWrite once the backlog is out
 	dial       *dialReq // non-nil while connecting
 	registered poller.Interest
+	other      stream // the socket of a connection that is not TCP (stream is nil)
 }
 
 type connFlags uint8
@@ -70,10 +71,10 @@ func (c *Conn) SetValue(v any) {
 }
 
 // LocalAddr returns the local address.
-func (c *Conn) LocalAddr() net.Addr { return c.stream.LocalAddr() }
+func (c *Conn) LocalAddr() net.Addr { return c.sock().LocalAddr() }
 
 // RemoteAddr returns the peer's address.
-func (c *Conn) RemoteAddr() net.Addr { return c.stream.RemoteAddr() }
+func (c *Conn) RemoteAddr() net.Addr { return c.sock().RemoteAddr() }
 
 // Buffered returns the bytes written and not yet sent: those of this
 // batch and the backlog.
@@ -174,7 +175,7 @@ func (c *Conn) CloseWrite() error {
 		c.ext.shutWrite = true
 		return nil
 	}
-	return c.stream.CloseWrite()
+	return c.sock().CloseWrite()
 }
 
 // closeWith marks c closing; it closes at the end of this step, or once
@@ -246,7 +247,7 @@ func (c *Conn) interest(i poller.Interest) {
 	if c.ext == nil {
 		c.ext = new(connExt)
 	}
-	if err := c.l.p.Registry().Reregister(c.stream, c.token(), i); err != nil {
+	if err := c.l.p.Registry().Reregister(c.sock(), c.token(), i); err != nil {
 		c.fail(err)
 		return
 	}
@@ -258,7 +259,7 @@ func (c *Conn) interest(i poller.Interest) {
 // meanwhile happens.
 func (c *Conn) flush() bool {
 	x := c.ext
-	w, err := c.l.send(c.stream, x.backlog)
+	w, err := c.l.send(c, x.backlog)
 	if err != nil && !errors.Is(err, poller.ErrWouldBlock) {
 		c.l.closeConn(c, err)
 		return false
@@ -280,7 +281,7 @@ func (c *Conn) flush() bool {
 	}
 	if x.shutWrite {
 		x.shutWrite = false
-		if err := c.stream.CloseWrite(); err != nil {
+		if err := c.sock().CloseWrite(); err != nil {
 			c.l.closeConn(c, err)
 			return false
 		}
