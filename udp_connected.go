@@ -1,0 +1,127 @@
+package poller
+
+import (
+	"fmt"
+	"net"
+	"net/netip"
+	"syscall"
+)
+
+// Connected UDP: a UDPSocket that DialUDP connected to one peer. It sends
+// with Write to that peer only and receives from that peer only (the kernel
+// drops datagrams from anyone else). An ICMP port-unreachable that a
+// datagram of it drew fails the next Read (or ReadFrom) with an error
+// matching syscall.ECONNREFUSED, once, as package net does on Linux.
+//
+// Windows: a UDP socket gets WSAECONNRESET on its next receive after an
+// ICMP port-unreachable unless SIO_UDP_CONNRESET is turned off. Package
+// net turns it off for every UDP socket, connected or not, and so loses
+// the error; poller turns it off for the sockets of ListenUDP (where one
+// unreachable sender would otherwise fail the receive of a server that
+// talks to many) and leaves it on for those of DialUDP, whose one peer is
+// the one that is unreachable: there Read reports it as ECONNREFUSED, as
+// on Linux. (Wine 8 has no SIO_UDP_CONNRESET at all and passes on what
+// its Linux socket says.)
+
+// DialUDP connects a new non-blocking UDP socket to address (network
+// "udp", "udp4" or "udp6"). No packet is sent: a peer that is not there
+// shows as ECONNREFUSED on a Read after a Write. An empty host is the
+// loopback address, as in package net.
+func DialUDP(network, address string) (*UDPSocket, error) {
+	if network != "udp" && network != "udp4" && network != "udp6" {
+		return nil, &net.OpError{Op: "dial", Net: network, Err: ErrInvalidAddress}
+	}
+	ip, port, zone, family, err := resolve(network, address)
+	if err != nil {
+		return nil, err
+	}
+	if ip == nil {
+		ip = net.IPv4(127, 0, 0, 1)
+		if family == syscall.AF_INET6 {
+			ip = net.IPv6loopback
+		}
+	}
+	sa, err := toSockaddr(family, ip, port, zone)
+	if err != nil {
+		return nil, err
+	}
+	fd, err := sysSocket(family, syscall.SOCK_DGRAM)
+	if err != nil {
+		return nil, err
+	}
+	if err := sysConnect(fd, sa); err != nil {
+		sysCloseSocket(fd)
+		return nil, sysError("connect", err)
+	}
+	sysUDPConnected(fd)
+	u := &UDPSocket{sock: newSocket(fd), family: family}
+	peer, _ := sockaddrAddrPort(sa)
+	if u.peer, err = u.destination(peer.Addr(), peer.Port(), zone); err != nil {
+		u.Close()
+		return nil, err
+	}
+	return u, nil
+}
+
+// connected reports whether DialUDP connected the socket.
+func (u *UDPSocket) connected() bool { return u.peer.family != 0 }
+
+// errWriteToConnected: WriteTo on a connected socket, as in package net.
+func errWriteToConnected() error {
+	return &net.OpError{Op: "write", Net: "udp", Err: net.ErrWriteToConnected}
+}
+
+// Read reads one datagram into p (truncating what does not fit), or
+// returns ErrWouldBlock when none is queued. On a connected socket a
+// refused earlier datagram fails it with ECONNREFUSED. On a socket that is
+// not connected it reads a datagram from anyone, as ReadFrom does.
+func (u *UDPSocket) Read(p []byte) (int, error) {
+	if u == nil {
+		return 0, ErrNilSource
+	}
+	if err := u.sock.acquire(); err != nil {
+		return 0, err
+	}
+	defer u.sock.release()
+	n, _, err := u.readFrom(p)
+	return n, err
+}
+
+// Write sends p as one datagram to the connected peer. On a socket that is
+// not connected it fails with an error matching syscall.EDESTADDRREQ.
+func (u *UDPSocket) Write(p []byte) (int, error) {
+	if u == nil {
+		return 0, ErrNilSource
+	}
+	if err := u.sock.acquire(); err != nil {
+		return 0, err
+	}
+	defer u.sock.release()
+	if !u.connected() {
+		return 0, &net.OpError{Op: "write", Net: "udp", Err: syscall.EDESTADDRREQ}
+	}
+	return u.writeTo(p, nil)
+}
+
+// RemoteAddr returns the connected peer (a *net.UDPAddr), or nil when the
+// socket is not connected.
+func (u *UDPSocket) RemoteAddr() net.Addr {
+	if u == nil || !u.connected() {
+		return nil
+	}
+	return udpAddrOf(u.peer.addrPort())
+}
+
+// addrPort is d as a netip.AddrPort (an IPv4 one for an IPv4 socket).
+func (d *udpDest) addrPort() netip.AddrPort {
+	ip := netip.AddrFrom16(d.ip)
+	if d.family == syscall.AF_INET {
+		ip = netip.AddrFrom4([4]byte(d.ip[:4]))
+	} else if d.zoneID != 0 {
+		ip = ip.WithZone(zoneName(d.zoneID))
+	}
+	return netip.AddrPortFrom(ip, uint16(d.port))
+}
+
+// String is for messages.
+func (d *udpDest) String() string { return fmt.Sprint(d.addrPort()) }
