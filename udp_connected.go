@@ -20,8 +20,15 @@ import (
 // unreachable sender would otherwise fail the receive of a server that
 // talks to many) and leaves it on for those of DialUDP, whose one peer is
 // the one that is unreachable: there Read reports it as ECONNREFUSED, as
-// on Linux. (Wine 8 has no SIO_UDP_CONNRESET at all and passes on what
-// its Linux socket says.)
+// on Linux. The event that comes with it is Readable (Windows) or Error
+// (Linux: EPOLLERR alone), so a loop reads on both.
+//
+// Wine 8 has no SIO_UDP_CONNRESET. With the overlapped engine its
+// WSARecvFrom fails with the refusal and Read reports ECONNREFUSED, as
+// on Windows; with AFD polling Wine signals an Error event and keeps the
+// refusal in SO_ERROR (which reading does not clear), and Read says
+// ErrWouldBlock: there the datagram is lost silently, as with package net
+// on Windows.
 
 // DialUDP connects a new non-blocking UDP socket to address (network
 // "udp", "udp4" or "udp6"). No packet is sent: a peer that is not there
