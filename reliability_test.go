@@ -852,6 +852,9 @@ func TestMisuseTable(t *testing.T) {
 		{"Wait with timeout MaxInt64 waits for the wake", func(f misuseFixture) error { return waitWoken(f, math.MaxInt64) }, nil},
 		{"Wait with timeout 1<<62 waits for the wake", func(f misuseFixture) error { return waitWoken(f, 1<<62) }, nil},
 	}
+	for _, c := range udpMisuseCases {
+		cases = append(cases, misuse(c))
+	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			var err error

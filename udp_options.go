@@ -76,6 +76,10 @@ func (u *UDPSocket) membership(ifi *net.Interface, group netip.Addr, join bool) 
 	if u == nil {
 		return ErrNilSource
 	}
+	if err := u.sock.acquire(); err != nil { // nil-safe
+		return err
+	}
+	defer u.sock.release()
 	op := "leave group"
 	if join {
 		op = "join group"
