@@ -39,7 +39,9 @@ var udpMisuseCases = []struct {
 	{"SetMulticastTTL on a nil *UDPSocket", func(f misuseFixture) error { return (*UDPSocket)(nil).SetMulticastTTL(1) }, ErrNilSource},
 	{"SetMulticastLoopback on a nil *UDPSocket", func(f misuseFixture) error { return (*UDPSocket)(nil).SetMulticastLoopback(true) }, ErrNilSource},
 	{"JoinGroup on a nil *UDPSocket", func(f misuseFixture) error { return (*UDPSocket)(nil).JoinGroup(nil, netip.MustParseAddr("239.1.1.1")) }, ErrNilSource},
-	{"LeaveGroup on a nil *UDPSocket", func(f misuseFixture) error { return (*UDPSocket)(nil).LeaveGroup(nil, netip.MustParseAddr("239.1.1.1")) }, ErrNilSource},
+	{"LeaveGroup on a nil *UDPSocket", func(f misuseFixture) error {
+		return (*UDPSocket)(nil).LeaveGroup(nil, netip.MustParseAddr("239.1.1.1"))
+	}, ErrNilSource},
 	{"SetTTL on a zero UDPSocket", func(f misuseFixture) error { return (&UDPSocket{}).SetTTL(1) }, ErrNilSource},
 	{"JoinGroup on a zero UDPSocket", func(f misuseFixture) error { return (&UDPSocket{}).JoinGroup(nil, netip.MustParseAddr("239.1.1.1")) }, ErrNilSource},
 
