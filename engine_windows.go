@@ -251,12 +251,14 @@ func (s *socket) deferConnect(family int, sa syscall.Sockaddr) (bool, error) {
 	if !overlappedForced() && engineFor(s.fd) != engineOverlapped {
 		return false, nil
 	}
-	var any syscall.Sockaddr = &syscall.SockaddrInet4{}
-	if family == syscall.AF_INET6 {
-		any = &syscall.SockaddrInet6{}
-	}
-	if err := sysBind(s.fd, any); err != nil {
-		return false, err
+	if _, err := sysGetsockname(s.fd); err != nil { // not bound yet by a Dialer's LocalAddr
+		var any syscall.Sockaddr = &syscall.SockaddrInet4{}
+		if family == syscall.AF_INET6 {
+			any = &syscall.SockaddrInet6{}
+		}
+		if err := sysBind(s.fd, any); err != nil {
+			return false, err
+		}
 	}
 	s.sys.connectTo.Store(&sa)
 	return true, nil

@@ -158,30 +158,6 @@ func takeInjectedFault() error {
 	return nil
 }
 
-// bindSocket creates a non-blocking socket of network's family and binds it.
-func bindSocket(network, address string, typ int) (uintptr, error) {
-	ip, port, zone, family, err := resolve(network, address)
-	if err != nil {
-		return 0, err
-	}
-	sa, err := toSockaddr(family, ip, port, zone)
-	if err != nil {
-		return 0, err
-	}
-	fd, err := sysSocket(family, typ)
-	if err != nil {
-		return 0, err
-	}
-	if typ == syscall.SOCK_STREAM {
-		sysSetReuseAddr(fd)
-	}
-	if err := sysBind(fd, sa); err != nil {
-		sysCloseSocket(fd)
-		return 0, sysError("bind", err)
-	}
-	return fd, nil
-}
-
 // accept takes one connection: an injected fault, the overlapped engine's,
 // or the system's.
 func (s *socket) accept() (uintptr, syscall.Sockaddr, error) {

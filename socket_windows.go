@@ -144,9 +144,13 @@ func sysShutdownWrite(fd uintptr) error {
 	return syscall.Shutdown(syscall.Handle(fd), syscall.SHUT_WR)
 }
 
-// sysSetReuseAddr does nothing: SO_REUSEADDR on Windows lets another socket
-// steal the port, which is not what Unix's flag means.
-func sysSetReuseAddr(fd uintptr) {}
+// sysSetReuseAddr sets SO_EXCLUSIVEADDRUSE on a TCP listener, as package
+// net does: SO_REUSEADDR on Windows would let another socket steal the
+// port, which is not what Unix's flag means, and exclusive use keeps any
+// other socket from binding it.
+func sysSetReuseAddr(fd uintptr) {
+	syscall.SetsockoptInt(syscall.Handle(fd), syscall.SOL_SOCKET, soExclusiveAddrUse, 1)
+}
 
 func sysGetsockname(fd uintptr) (syscall.Sockaddr, error) {
 	return syscall.Getsockname(syscall.Handle(fd))

@@ -3,7 +3,6 @@ package poller
 import (
 	"io"
 	"net"
-	"syscall"
 )
 
 // TCPListener is a non-blocking listening TCP socket. Register it for
@@ -68,24 +67,12 @@ func (s *TCPStream) RemoteAddr() net.Addr {
 }
 
 // ListenTCP listens on address ("host:port", port 0 for any) of network
-// "tcp", "tcp4" or "tcp6" with SO_REUSEADDR set. An empty host listens on
-// IPv4. An IPv6 address (such as "[::]:0") gives an IPv6 socket with the
-// OS's default IPV6_V6ONLY: on Linux it usually accepts IPv4 clients too,
-// on Windows it does not.
+// "tcp", "tcp4" or "tcp6": the zero ListenConfig's ListenTCP. "tcp" with an
+// empty host or "[::]" listens on IPv4 and IPv6 where the OS allows it
+// (ListenConfig tells which); an IPv6 address other than "[::]" gives an
+// IPv6 socket with the OS's default IPV6_V6ONLY.
 func ListenTCP(network, address string) (*TCPListener, error) {
-	if network != "tcp" && network != "tcp4" && network != "tcp6" {
-		return nil, &net.OpError{Op: "listen", Net: network, Err: ErrInvalidAddress}
-	}
-	fd, err := bindSocket(network, address, syscall.SOCK_STREAM)
-	if err != nil {
-		return nil, err
-	}
-	if err := sysListen(fd); err != nil {
-		sysCloseSocket(fd)
-		return nil, sysError("listen", err)
-	}
-	sa, _ := sysGetsockname(fd)
-	return &TCPListener{sock: newSocket(fd), addr: tcpAddr(sa)}, nil
+	return (&ListenConfig{}).ListenTCP(network, address)
 }
 
 // Accept accepts one pending connection as a non-blocking stream, or
@@ -128,47 +115,7 @@ func (l *TCPListener) Accept() (*TCPStream, net.Addr, error) {
 // (a socket AFD cannot poll, or POLLER_WINDOWS_ENGINE=overlapped) is only
 // bound here: its connect starts when it is registered.
 func DialTCP(network, address string) (*TCPStream, error) {
-	if network != "tcp" && network != "tcp4" && network != "tcp6" {
-		return nil, &net.OpError{Op: "dial", Net: network, Err: ErrInvalidAddress}
-	}
-	ip, port, zone, family, err := resolve(network, address)
-	if err != nil {
-		return nil, err
-	}
-	if ip == nil || ip.IsUnspecified() {
-		ip = net.IPv4(127, 0, 0, 1)
-		if family == syscall.AF_INET6 {
-			ip = net.IPv6loopback
-		}
-	}
-	sa, err := toSockaddr(family, ip, port, zone)
-	if err != nil {
-		return nil, err
-	}
-	fd, err := sysSocket(family, syscall.SOCK_STREAM)
-	if err != nil {
-		return nil, err
-	}
-	remote := &net.TCPAddr{IP: ip, Port: port, Zone: zone}
-	sock := newSocket(fd)
-	if deferred, err := sock.deferConnect(family, sa); err != nil {
-		sysCloseSocket(fd)
-		return nil, sysError("bind", err)
-	} else if deferred {
-		// Windows' overlapped engine: the connect starts at Register.
-		return &TCPStream{sock: sock, remote: remote}, nil
-	}
-	for {
-		err = sysConnect(fd, sa)
-		if !isInterrupted(err) {
-			break
-		}
-	}
-	if err != nil && !isConnectPending(err) {
-		sysCloseSocket(fd)
-		return nil, sysError("connect", err)
-	}
-	return &TCPStream{sock: sock, remote: remote}, nil
+	return (&Dialer{}).DialTCP(network, address)
 }
 
 // Read reads what is available into p. It returns io.EOF after the peer's
@@ -197,6 +144,8 @@ func (s *TCPStream) Read(p []byte) (int, error) {
 		case isWouldBlock(err):
 			s.sock.wouldBlock(flagReadable)
 			return 0, ErrWouldBlock
+		case isShutdown(err):
+			return 0, io.EOF // after CloseRead (Windows)
 		}
 		if err = s.sock.engineReadError(err); err == ErrWouldBlock {
 			return 0, ErrWouldBlock // the overlapped engine's connect is in flight
@@ -260,21 +209,7 @@ func (s *TCPStream) TakeError() error {
 	if s == nil {
 		return ErrNilSource
 	}
-	if err, done := s.sock.engineTakeError(); done {
-		return err
-	}
-	var soErr error
-	err := s.sock.do("getsockopt", func(fd uintptr) (err error) {
-		soErr, err = sysSocketError(fd)
-		return err
-	})
-	if err != nil {
-		return err
-	}
-	if soErr != nil {
-		return sysError("connect", soErr)
-	}
-	return nil
+	return s.sock.takeError()
 }
 
 // LocalAddr returns the stream's local address.

@@ -31,20 +31,11 @@ func (u *UDPSocket) Close() error {
 	return u.sock.close()
 }
 
-// ListenUDP binds a non-blocking UDP socket to address.
+// ListenUDP binds a non-blocking UDP socket to address: the zero
+// ListenConfig's ListenUDP ("udp" with an empty host or "[::]" is dual
+// stack where the OS allows it).
 func ListenUDP(network, address string) (*UDPSocket, error) {
-	if network != "udp" && network != "udp4" && network != "udp6" {
-		return nil, &net.OpError{Op: "listen", Net: network, Err: ErrInvalidAddress}
-	}
-	fd, err := bindSocket(network, address, syscall.SOCK_DGRAM)
-	if err != nil {
-		return nil, err
-	}
-	u := &UDPSocket{sock: newSocket(fd), family: syscall.AF_INET}
-	if _, ok := u.sock.localAddr().(*syscall.SockaddrInet6); ok {
-		u.family = syscall.AF_INET6
-	}
-	return u, nil
+	return (&ListenConfig{}).ListenUDP(network, address)
 }
 
 // ReadFrom reads one datagram into p (truncating what does not fit) and

@@ -31,18 +31,29 @@ import (
 // on Windows.
 
 // DialUDP connects a new non-blocking UDP socket to address (network
-// "udp", "udp4" or "udp6"). No packet is sent: a peer that is not there
-// shows as ECONNREFUSED on a Read after a Write. An empty host is the
-// loopback address, as in package net.
+// "udp", "udp4" or "udp6"): the zero Dialer's DialUDP.
 func DialUDP(network, address string) (*UDPSocket, error) {
+	return (&Dialer{}).DialUDP(network, address)
+}
+
+// DialUDP connects a new non-blocking UDP socket to address (network
+// "udp", "udp4" or "udp6") with d's options: LocalAddr, if set, must be a
+// *net.UDPAddr of the remote address's family; Control runs after the
+// socket is made, before bind and connect. No packet is sent: a peer that
+// is not there shows as ECONNREFUSED on a Read after a Write. An empty or
+// unspecified host is the loopback address, as in package net.
+func (d *Dialer) DialUDP(network, address string) (*UDPSocket, error) {
 	if network != "udp" && network != "udp4" && network != "udp6" {
 		return nil, &net.OpError{Op: "dial", Net: network, Err: ErrInvalidAddress}
+	}
+	if d == nil {
+		d = &Dialer{}
 	}
 	ip, port, zone, family, err := resolve(network, address)
 	if err != nil {
 		return nil, err
 	}
-	if ip == nil {
+	if ip == nil || ip.IsUnspecified() {
 		ip = net.IPv4(127, 0, 0, 1)
 		if family == syscall.AF_INET6 {
 			ip = net.IPv6loopback
@@ -52,16 +63,42 @@ func DialUDP(network, address string) (*UDPSocket, error) {
 	if err != nil {
 		return nil, err
 	}
+	var local syscall.Sockaddr
+	if d.LocalAddr != nil {
+		la, ok := d.LocalAddr.(*net.UDPAddr)
+		if !ok || la == nil {
+			err = fmt.Errorf("%w: LocalAddr %T is not a *net.UDPAddr", ErrInvalidAddress, d.LocalAddr)
+		} else if family == syscall.AF_INET6 && la.IP != nil && la.IP.To4() != nil {
+			err = fmt.Errorf("%w: LocalAddr %v is IPv4, the remote address IPv6", ErrInvalidAddress, la)
+		} else {
+			local, err = toSockaddr(family, la.IP, la.Port, la.Zone)
+		}
+		if err != nil {
+			return nil, &net.OpError{Op: "dial", Net: network, Addr: d.LocalAddr, Err: err}
+		}
+	}
 	fd, err := sysSocket(family, syscall.SOCK_DGRAM)
 	if err != nil {
 		return nil, err
+	}
+	u := &UDPSocket{sock: newSocket(fd), family: family}
+	if d.Control != nil {
+		if err := d.Control(netName(network, family), sockaddrString(ip, family, port), rawConn{u.sock}); err != nil {
+			sysCloseSocket(fd)
+			return nil, &net.OpError{Op: "dial", Net: network, Err: err}
+		}
+	}
+	if local != nil {
+		if err := sysBind(fd, local); err != nil {
+			sysCloseSocket(fd)
+			return nil, sysError("bind", err)
+		}
 	}
 	if err := sysConnect(fd, sa); err != nil {
 		sysCloseSocket(fd)
 		return nil, sysError("connect", err)
 	}
 	sysUDPConnected(fd)
-	u := &UDPSocket{sock: newSocket(fd), family: family}
 	peer, _ := sockaddrAddrPort(sa)
 	if u.peer, err = u.destination(peer.Addr(), peer.Port(), zone); err != nil {
 		u.Close()

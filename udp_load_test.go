@@ -31,7 +31,9 @@ func TestUDPLoad(t *testing.T) {
 	r := newUDPRig(t)
 	srv := r.listen("udp4", "127.0.0.1:0")
 	srvAP := addrPortOfSocket(t, srv)
-	srv.setOpt("setsockopt", syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4<<20) // capped by the system
+	if err := srv.SetReadBuffer(4 << 20); err != nil { // capped by the system
+		t.Fatal(err)
+	}
 	rcvbuf, err := srv.getOpt(syscall.SOL_SOCKET, syscall.SO_RCVBUF)
 	if err != nil {
 		t.Fatal(err)

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 )
 
 // netnsEnv marks the copy of the test binary that runs in a network
@@ -78,6 +79,18 @@ func TestUDPMulticast(t *testing.T) {
 	t.Run("udp4 default interface", func(t *testing.T) {
 		multicastExchange(t, "udp4", nil, netip.MustParseAddr("239.1.2.4"), "127.0.0.1:0")
 	})
+	// The veth's carrier comes up asynchronously (the kernel's link
+	// watch): wait for it, and for v0's IPv6 multicast route, polling.
+	for start := time.Now(); ; time.Sleep(10 * time.Millisecond) {
+		state, _ := exec.Command("ip", "-o", "link", "show", "v0").Output()
+		routes, _ := exec.Command("ip", "-6", "route", "show", "table", "all", "ff00::/8", "dev", "v0").Output()
+		if strings.Contains(string(state), "state UP") && len(routes) > 0 {
+			break
+		}
+		if time.Since(start) > 10*time.Second {
+			t.Fatalf("v0 not up after 10 s: operstate %q, routes %q", state, routes)
+		}
+	}
 	v0, err := net.InterfaceByName("v0")
 	if err != nil {
 		t.Fatal(err)

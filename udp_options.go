@@ -8,28 +8,27 @@ import (
 )
 
 // UDP socket options. Each applies to the socket's family: IP_* options on
-// an IPv4 socket, IPV6_* ones on an IPv6 socket (which has no IPv4
-// multicast here: join IPv4 groups on an IPv4 socket).
+// an IPv4 socket, IPV6_* ones on an IPv6 socket, and both on a dual-stack
+// one ("udp" with an empty host or [::], IPV6_V6ONLY off), whose IPv4
+// traffic the IP_* options govern. IPv4 groups can be joined on an IPv4
+// or a dual-stack socket, IPv6 groups on an IPv6 one.
 
 // SetBroadcast allows or forbids sending to broadcast addresses
 // (SO_BROADCAST).
 func (u *UDPSocket) SetBroadcast(on bool) error {
-	return u.setOpt("setsockopt", syscall.SOL_SOCKET, syscall.SO_BROADCAST, boolInt(on))
+	return u.setOpt(syscall.SOL_SOCKET, syscall.SO_BROADCAST, boolInt(on))
 }
 
 // SetTTL sets the time to live (IPv6: the hop limit) of unicast datagrams,
-// 1 to 255; other values fail with an error matching syscall.EINVAL.
+// 1 to 255; other values fail with ErrInvalidArgument.
 func (u *UDPSocket) SetTTL(ttl int) error {
 	if u == nil {
 		return ErrNilSource
 	}
 	if ttl < 1 || ttl > 255 {
-		return fmt.Errorf("poller: SetTTL(%d): %w", ttl, syscall.EINVAL)
+		return fmt.Errorf("%w: SetTTL(%d)", ErrInvalidArgument, ttl)
 	}
-	if u.family == syscall.AF_INET6 {
-		return u.setOpt("setsockopt", syscall.IPPROTO_IPV6, syscall.IPV6_UNICAST_HOPS, ttl)
-	}
-	return u.setOpt("setsockopt", syscall.IPPROTO_IP, syscall.IP_TTL, ttl)
+	return u.setBoth(syscall.IPV6_UNICAST_HOPS, ttl, func() error { return u.setOpt(syscall.IPPROTO_IP, syscall.IP_TTL, ttl) })
 }
 
 // SetMulticastTTL sets the time to live (IPv6: the hop limit) of multicast
@@ -40,12 +39,9 @@ func (u *UDPSocket) SetMulticastTTL(ttl int) error {
 		return ErrNilSource
 	}
 	if ttl < 0 || ttl > 255 {
-		return fmt.Errorf("poller: SetMulticastTTL(%d): %w", ttl, syscall.EINVAL)
+		return fmt.Errorf("%w: SetMulticastTTL(%d)", ErrInvalidArgument, ttl)
 	}
-	if u.family == syscall.AF_INET6 {
-		return u.setOpt("setsockopt", syscall.IPPROTO_IPV6, syscall.IPV6_MULTICAST_HOPS, ttl)
-	}
-	return u.setIPv4MulticastOpt(syscall.IP_MULTICAST_TTL, ttl)
+	return u.setBoth(syscall.IPV6_MULTICAST_HOPS, ttl, func() error { return u.setIPv4MulticastOpt(syscall.IP_MULTICAST_TTL, ttl) })
 }
 
 // SetMulticastLoopback sets whether multicast datagrams this socket sends
@@ -54,10 +50,9 @@ func (u *UDPSocket) SetMulticastLoopback(on bool) error {
 	if u == nil {
 		return ErrNilSource
 	}
-	if u.family == syscall.AF_INET6 {
-		return u.setOpt("setsockopt", syscall.IPPROTO_IPV6, syscall.IPV6_MULTICAST_LOOP, boolInt(on))
-	}
-	return u.setIPv4MulticastOpt(syscall.IP_MULTICAST_LOOP, boolInt(on))
+	return u.setBoth(syscall.IPV6_MULTICAST_LOOP, boolInt(on), func() error {
+		return u.setIPv4MulticastOpt(syscall.IP_MULTICAST_LOOP, boolInt(on))
+	})
 }
 
 // JoinGroup joins the multicast group on interface ifi (nil: the one the
@@ -87,7 +82,7 @@ func (u *UDPSocket) membership(ifi *net.Interface, group netip.Addr, join bool) 
 	if !group.IsValid() || !group.IsMulticast() {
 		return fmt.Errorf("poller: %s: %w: %v is not a multicast address", op, ErrInvalidAddress, group)
 	}
-	if group.Is4() != (u.family == syscall.AF_INET) {
+	if group.Is6() && u.family != syscall.AF_INET6 || group.Is4() && u.family == syscall.AF_INET6 && !u.dualStack() {
 		return fmt.Errorf("poller: %s: %w: group %v on a socket of the other family", op, ErrInvalidAddress, group)
 	}
 	index := 0
@@ -129,19 +124,30 @@ func interfaceIPv4(ifi *net.Interface) ([4]byte, error) {
 	return [4]byte{}, fmt.Errorf("%w: interface %s has no IPv4 address", ErrInvalidAddress, ifi.Name)
 }
 
-func boolInt(b bool) int {
-	if b {
-		return 1
+// setBoth sets the IPv6 option opt to v on an IPv6 socket, and runs
+// setIPv4 on an IPv4 or a dual-stack one.
+func (u *UDPSocket) setBoth(opt, v int, setIPv4 func() error) error {
+	if u.family != syscall.AF_INET6 {
+		return setIPv4()
 	}
-	return 0
+	if err := u.setOpt(syscall.IPPROTO_IPV6, opt, v); err != nil || !u.dualStack() {
+		return err
+	}
+	return setIPv4()
+}
+
+// dualStack reports whether an IPv6 socket also carries IPv4.
+func (u *UDPSocket) dualStack() bool {
+	v6only, err := u.getOpt(syscall.IPPROTO_IPV6, syscall.IPV6_V6ONLY)
+	return u.family == syscall.AF_INET6 && err == nil && v6only == 0
 }
 
 // setOpt sets an int option with the handle held; nil-safe.
-func (u *UDPSocket) setOpt(name string, level, opt, v int) error {
+func (u *UDPSocket) setOpt(level, opt, v int) error {
 	if u == nil {
 		return ErrNilSource
 	}
-	return u.sock.do(name, func(fd uintptr) error { return setIntOpt(fd, level, opt, v) })
+	return u.sock.setInt(level, opt, v)
 }
 
 // getOpt reads an int option back (tests).
@@ -149,10 +155,5 @@ func (u *UDPSocket) getOpt(level, opt int) (int, error) {
 	if u == nil {
 		return 0, ErrNilSource
 	}
-	var v int
-	err := u.sock.do("getsockopt", func(fd uintptr) (err error) {
-		v, err = getIntOpt(fd, level, opt)
-		return err
-	})
-	return v, err
+	return u.sock.getInt(level, opt)
 }

@@ -6,7 +6,7 @@ import "syscall"
 const ipv4MreqByIndex = true
 
 func (u *UDPSocket) setIPv4MulticastOpt(opt, v int) error {
-	return u.setOpt("setsockopt", syscall.IPPROTO_IP, opt, v)
+	return u.setOpt(syscall.IPPROTO_IP, opt, v)
 }
 
 func sysSetIPv4Mreq(fd uintptr, join bool, group [4]byte, index int, _ [4]byte) error {

@@ -9,7 +9,7 @@ import (
 )
 
 // Each option reads back through getsockopt as set, on IPv4 and IPv6
-// sockets, and a value out of range fails with EINVAL.
+// sockets, and a value out of range fails with ErrInvalidArgument.
 func TestUDPOptions(t *testing.T) {
 	for _, tc := range []struct {
 		network, address string
@@ -50,13 +50,44 @@ func TestUDPOptions(t *testing.T) {
 			check("SetMulticastLoopback(false)", u.SetMulticastLoopback(false), tc.level, tc.mloop, 0)
 			check("SetMulticastLoopback(true)", u.SetMulticastLoopback(true), tc.level, tc.mloop, 1)
 			for _, err := range []error{u.SetTTL(0), u.SetTTL(256), u.SetTTL(-1), u.SetMulticastTTL(-1), u.SetMulticastTTL(256)} {
-				if !errors.Is(err, syscall.EINVAL) {
-					t.Fatalf("out of range: %v, want EINVAL", err)
+				if !errors.Is(err, ErrInvalidArgument) {
+					t.Fatalf("out of range: %v, want ErrInvalidArgument", err)
 				}
 			}
 			// The value set before the failed calls stays.
 			check("after the failed calls", nil, tc.level, tc.ttl, 255)
 		})
+	}
+}
+
+// On a dual-stack socket ("udp", [::]) the options set both the IPv6 and
+// the IPv4 values.
+func TestUDPOptionsDualStack(t *testing.T) {
+	u, err := ListenUDP("udp", ":0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer u.Close()
+	if !u.dualStack() {
+		t.Skipf("ListenUDP(\"udp\", \":0\") is not dual stack here (family %d)", u.family)
+	}
+	if err := u.SetTTL(33); err != nil {
+		t.Fatal(err)
+	}
+	if err := u.SetMulticastTTL(4); err != nil {
+		t.Fatal(err)
+	}
+	if err := u.SetMulticastLoopback(false); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct{ level, opt, want int }{
+		{syscall.IPPROTO_IPV6, syscall.IPV6_UNICAST_HOPS, 33}, {syscall.IPPROTO_IP, syscall.IP_TTL, 33},
+		{syscall.IPPROTO_IPV6, syscall.IPV6_MULTICAST_HOPS, 4}, {syscall.IPPROTO_IP, syscall.IP_MULTICAST_TTL, 4},
+		{syscall.IPPROTO_IPV6, syscall.IPV6_MULTICAST_LOOP, 0}, {syscall.IPPROTO_IP, syscall.IP_MULTICAST_LOOP, 0},
+	} {
+		if got, err := u.getOpt(c.level, c.opt); err != nil || got != c.want {
+			t.Errorf("level %d option %d: %d, %v; want %d", c.level, c.opt, got, err, c.want)
+		}
 	}
 }
 

@@ -6,17 +6,9 @@ import "syscall"
 // (as package net does).
 const ipv4MreqByIndex = false
 
-func setIntOpt(fd uintptr, level, opt, v int) error {
-	return syscall.SetsockoptInt(syscall.Handle(fd), level, opt, v)
-}
-
-func getIntOpt(fd uintptr, level, opt int) (int, error) {
-	return syscall.GetsockoptInt(syscall.Handle(fd), level, opt)
-}
-
 // The IPv4 multicast TTL and loopback options are DWORDs on Windows.
 func (u *UDPSocket) setIPv4MulticastOpt(opt, v int) error {
-	return u.setOpt("setsockopt", syscall.IPPROTO_IP, opt, v)
+	return u.setOpt(syscall.IPPROTO_IP, opt, v)
 }
 
 func sysSetIPv4Mreq(fd uintptr, join bool, group [4]byte, _ int, local [4]byte) error {
