@@ -121,3 +121,44 @@ func TestDialUDPRefused(t *testing.T) {
 		})
 	}
 }
+
+// Dialer.DialUDP binds LocalAddr and runs Control before connecting.
+func TestDialerDialUDP(t *testing.T) {
+	r := newUDPRig(t)
+	srv := r.listen("udp4", "127.0.0.1:0")
+	local := closedUDPPort(t)
+	var ctlNet, ctlAddr string
+	d := &Dialer{
+		LocalAddr: net.UDPAddrFromAddrPort(local),
+		Control: func(network, address string, c syscall.RawConn) error {
+			ctlNet, ctlAddr = network, address
+			return nil
+		},
+	}
+	c, err := d.DialUDP("udp", srv.LocalAddr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if got := addrPortOfSocket(t, c); got != local {
+		t.Fatalf("LocalAddr %v, want %v", got, local)
+	}
+	if ctlNet != "udp4" || ctlAddr != srv.LocalAddr().String() {
+		t.Fatalf("Control got %q %q, want \"udp4\" %q", ctlNet, ctlAddr, srv.LocalAddr())
+	}
+	r.register(c)
+	r.retry(func() error { _, err := c.Write([]byte("via dialer")); return err })
+	buf := make([]byte, 32)
+	r.retry(func() error {
+		n, from, err := srv.ReadFromAddrPort(buf)
+		if err == nil && (string(buf[:n]) != "via dialer" || from != local) {
+			t.Fatalf("got %q from %v", buf[:n], from)
+		}
+		return err
+	})
+	refuse := errors.New("refused by Control")
+	_, err = (&Dialer{Control: func(string, string, syscall.RawConn) error { return refuse }}).DialUDP("udp4", srv.LocalAddr().String())
+	if !errors.Is(err, refuse) {
+		t.Fatalf("a failing Control: %v", err)
+	}
+}

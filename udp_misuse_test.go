@@ -109,6 +109,21 @@ var udpMisuseCases = []struct {
 	{"DialUDP to a malformed address", func(f misuseFixture) error { _, err := DialUDP("udp4", "127.0.0.1"); return err }, ErrInvalidAddress},
 	{"DialUDP udp4 to an IPv6 address", func(f misuseFixture) error { _, err := DialUDP("udp4", "[::1]:9"); return err }, ErrInvalidAddress},
 	{"DialUDP to port 65536", func(f misuseFixture) error { _, err := DialUDP("udp4", "127.0.0.1:65536"); return err }, ErrInvalidAddress},
+	{"Dialer.DialUDP with a TCP LocalAddr", func(f misuseFixture) error {
+		_, err := (&Dialer{LocalAddr: &net.TCPAddr{}}).DialUDP("udp4", "127.0.0.1:9")
+		return err
+	}, ErrInvalidAddress},
+	{"Dialer.DialUDP udp6 with an IPv4 LocalAddr", func(f misuseFixture) error {
+		_, err := (&Dialer{LocalAddr: &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)}}).DialUDP("udp6", "[::1]:9")
+		return err
+	}, ErrInvalidAddress},
+	{"DialUDP on a nil *Dialer", func(f misuseFixture) error {
+		u, err := (*Dialer)(nil).DialUDP("udp4", f.udp().LocalAddr().String())
+		if err == nil {
+			u.Close()
+		}
+		return err
+	}, nil},
 	{"SetTTL(0)", func(f misuseFixture) error { return f.udp().SetTTL(0) }, ErrInvalidArgument},
 	{"SetTTL(256)", func(f misuseFixture) error { return f.udp().SetTTL(256) }, ErrInvalidArgument},
 	{"SetMulticastTTL(-1)", func(f misuseFixture) error { return f.udp().SetMulticastTTL(-1) }, ErrInvalidArgument},
