@@ -22,17 +22,15 @@ func (packetEchoOnly) OnPacket(pc *evloop.PacketConn, from netip.AddrPort, in []
 // poller's with a Poll of its own on Windows (package net's UDP sockets
 // fail under Wine 8).
 type packetClient struct {
-	t      testing.TB
-	to     netip.AddrPort
-	nc     *net.UDPConn
-	sock   *poller.UDPSocket
-	p      *poller.Poll
-	events *poller.Events
-	buf    []byte
+	t   testing.TB
+	to  netip.AddrPort
+	nc  *net.UDPConn
+	udp *udpClient
+	buf []byte
 }
 
 func newPacketClient(t testing.TB, to netip.AddrPort) *packetClient {
-	c := &packetClient{t: t, to: to, buf: make([]byte, 2048), events: poller.NewEvents(4)}
+	c := &packetClient{t: t, to: to, buf: make([]byte, 2048)}
 	if runtime.GOOS != "windows" {
 		nc, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
 		if err != nil {
@@ -43,19 +41,7 @@ func newPacketClient(t testing.TB, to netip.AddrPort) *packetClient {
 		c.nc = nc
 		return c
 	}
-	sock, err := poller.ListenUDP("udp4", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := poller.New()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { sock.Close(); p.Close() })
-	if err := p.Registry().Register(sock, 1, poller.Readable|poller.Writable); err != nil {
-		t.Fatal(err)
-	}
-	c.sock, c.p = sock, p
+	c.udp = newUDPClient(t)
 	return c
 }
 
@@ -72,17 +58,17 @@ func (c *packetClient) roundTrip(msg []byte) {
 		return
 	}
 	for {
-		_, err := c.sock.WriteToAddrPort(msg, c.to)
+		_, err := c.udp.sock.WriteToAddrPort(msg, c.to)
 		if err == nil {
 			break
 		}
 		if !errors.Is(err, poller.ErrWouldBlock) {
 			c.t.Fatal(err)
 		}
-		c.p.Wait(c.events, time.Second)
+		c.udp.p.Wait(c.udp.events, time.Second)
 	}
 	for {
-		n, _, err := c.sock.ReadFromAddrPort(c.buf)
+		n, _, err := c.udp.sock.ReadFromAddrPort(c.buf)
 		if err == nil {
 			if n != len(msg) {
 				c.t.Fatalf("echo: %d bytes", n)
@@ -92,7 +78,7 @@ func (c *packetClient) roundTrip(msg []byte) {
 		if !errors.Is(err, poller.ErrWouldBlock) {
 			c.t.Fatal(err)
 		}
-		c.p.Wait(c.events, time.Second)
+		c.udp.p.Wait(c.udp.events, time.Second)
 	}
 }
 
