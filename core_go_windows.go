@@ -662,30 +662,36 @@ func (g *goCore) open() error {
 	return nil
 }
 
-func (g *goCore) add(socket uintptr, id uint64, interest uint32) (uintptr, error) {
+// add gives every socket AFD: the overlapped engine, asked for in flags
+// (or by a deferred connect), is ErrOverlappedUnsupported here. The other
+// add flags are the overlapped engine's.
+func (g *goCore) add(socket uintptr, id uint64, interest, flags uint32, connectTo unsafe.Pointer, connectLen int32) (uintptr, uint32, error) {
+	if flags&addOverlapped != 0 || connectTo != nil {
+		return 0, 0, ErrOverlappedUnsupported
+	}
 	base, err := g.baseSocket(socket)
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	h, err := g.acquireHelper()
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	s, err := g.allocState()
 	if err != nil {
 		g.helpers[h].sockets--
-		return 0, err
+		return 0, 0, err
 	}
 	s.base, s.id, s.interest = base, id, interest&coreDirections
 	s.helper, s.afd = h, g.helpers[h].afd
 	g.link(s)
 	if err := g.ntError(g.update(s)); err != nil {
 		g.freeState(s) // refused: still IDLE
-		return 0, err
+		return 0, 0, err
 	}
-	return s.handle(), nil
+	return s.handle(), engineAFD, nil
 }
 
 func (g *goCore) modify(state uintptr, id uint64, interest uint32) error {
@@ -834,3 +840,25 @@ func (g *goCore) close() error {
 	syscall.WSACleanup()
 	return nil
 }
+
+// ---- the overlapped engine: not in this core ----
+
+func (g *goCore) ovlSend(uintptr, []byte, unsafe.Pointer, int32) (int, error) {
+	return 0, ErrOverlappedUnsupported
+}
+
+func (g *goCore) ovlRecvfrom(uintptr, []byte, *syscall.RawSockaddrAny) (int, error) {
+	return 0, ErrOverlappedUnsupported
+}
+
+func (g *goCore) ovlAccept(uintptr, *syscall.RawSockaddrAny) (uintptr, error) {
+	return 0, ErrOverlappedUnsupported
+}
+
+func (g *goCore) ovlConnectStatus(uintptr, bool) error { return ErrOverlappedUnsupported }
+
+func (g *goCore) ovlDelete(uintptr, bool) (heldBack, error) {
+	return heldBack{}, ErrOverlappedUnsupported
+}
+
+func (g *goCore) ovlHandover(uintptr) error { return ErrOverlappedUnsupported }

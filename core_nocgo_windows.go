@@ -17,3 +17,8 @@ func coreLiveAllocs() int64 { return goLiveAllocs() }
 // coreBadSubmits counts polls submitted for a state Go had deleted or
 // retired: 0 unless a bug.
 func coreBadSubmits() int64 { return goBadSubmits.Load() }
+
+// ovlDialing is false: the overlapped engine needs the C core, so a new
+// stream connects at once (and, if the engine is forced, Register answers
+// ErrOverlappedUnsupported).
+func ovlDialing(fd uintptr) bool { return false }

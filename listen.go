@@ -235,25 +235,12 @@ func (d *Dialer) DialTCP(network, address string) (*TCPStream, error) {
 			return nil, sysError("bind", err)
 		}
 	}
-	remote := &net.TCPAddr{IP: ip, Port: port, Zone: zone}
-	if deferred, err := sock.deferConnect(family, sa); err != nil {
+	// On Windows' overlapped engine the connect starts at Register.
+	if err := sock.sysConnect(sa); err != nil {
 		sysCloseSocket(fd)
-		return nil, sysError("bind", err)
-	} else if deferred {
-		// Windows' overlapped engine: the connect starts at Register.
-		return &TCPStream{sock: sock, remote: remote}, nil
+		return nil, err
 	}
-	for {
-		err = sysConnect(fd, sa)
-		if !isInterrupted(err) {
-			break
-		}
-	}
-	if err != nil && !isConnectPending(err) {
-		sysCloseSocket(fd)
-		return nil, sysError("connect", err)
-	}
-	return &TCPStream{sock: sock, remote: remote}, nil
+	return &TCPStream{sock: sock, remote: &net.TCPAddr{IP: ip, Port: port, Zone: zone}}, nil
 }
 
 // localSockaddr converts a Dialer's LocalAddr for a socket of family.

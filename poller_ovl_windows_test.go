@@ -2,7 +2,7 @@
 
 package poller
 
-// Tests of the overlapped engine (iocp_ovl.c, engine_windows.go) through the
+// Tests of the overlapped engine (iocp_ovl.c, poller_ovl_windows.go) through the
 // public API: the automatic fallback, its documented differences from AFD,
 // writes through the C send buffer, both skip-on-success modes, leaks; and
 // the measurements behind BENCHMARKS.md's engines section.

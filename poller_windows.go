@@ -3,23 +3,34 @@ package poller
 import (
 	"sync"
 	"syscall"
+	"unsafe"
 )
 
 // The Windows backend: a completion port polled for socket readiness with
-// AFD (the engine of mio and wepoll). The port and its per-socket states
-// live in a core (core_cgo_windows.go: the C core in iocp.c; a pure-Go core
-// for builds without cgo), behind the small interface below. This file
-// keeps what both share: registration ids, the queue of re-arms that the
-// next wait flushes in the same crossing, and deletes made during a blocked
-// wait, which retire the state at once and free it in the next wait.
+// AFD (as mio and wepoll do), or, for sockets AFD cannot poll, driven by
+// overlapped operations (poller_ovl_windows.go). The port and its
+// per-socket states live in a core behind the interface below: the C core
+// (core_cgo_windows.go: iocp.c and iocp_ovl.c) or the pure-Go core
+// (core_go_windows.go, AFD only). This file keeps what both share:
+// registration ids, the queue of re-arms that the next wait flushes in the
+// same crossing, and deletes made during a blocked wait, which retire the
+// state at once and free it in the next wait.
 
 const sysKeyIsHandle = false
 
-// core is one completion-port engine. Its methods mirror iocp.h; states are
-// opaque handles owned by Go from add until remove.
+// core is a completion port and its per-socket states; its methods mirror
+// iocp.h, one call each. States are opaque handles owned by Go from add
+// until remove (or ovlDelete). A core without the overlapped engine (the
+// pure-Go core) answers ErrOverlappedUnsupported for it: to an add that asks
+// for it, and to every ovl call.
 type core interface {
 	open() error
-	add(socket uintptr, id uint64, interest uint32) (state uintptr, err error)
+	// add registers socket with the engine that flags (addOverlapped and
+	// the other add* bits) and the socket itself call for
+	// (iocp_sock_add_ex); connectTo (a raw sockaddr, or nil) starts a
+	// deferred connect. engine is the engine the state got
+	// (engineAFD or engineOverlapped, with engineSkipBit).
+	add(socket uintptr, id uint64, interest, flags uint32, connectTo unsafe.Pointer, connectLen int32) (state uintptr, engine uint32, err error)
 	modify(state uintptr, id uint64, interest uint32) error
 	rearm(state uintptr, bits uint32) error
 	remove(state uintptr) error
@@ -33,6 +44,19 @@ type core interface {
 	close() error
 	// calls counts the crossings into the core (cgo calls or system calls).
 	calls() uint64
+
+	// The overlapped engine's calls (iocp_ovl_*), on a state add gave that
+	// engine; Go memory passed in is the core's for the call's duration
+	// only.
+	ovlSend(state uintptr, p []byte, to unsafe.Pointer, toLen int32) (int, error)
+	ovlRecvfrom(state uintptr, p []byte, from *syscall.RawSockaddrAny) (int, error)
+	ovlAccept(state uintptr, remote *syscall.RawSockaddrAny) (uintptr, error)
+	ovlConnectStatus(state uintptr, take bool) error
+	// ovlDelete deletes a state at once (also while a wait is blocked) and
+	// hands back what it held.
+	ovlDelete(state uintptr, linger bool) (heldBack, error)
+	// ovlHandover gives the SOCKET of a lingering state to the core.
+	ovlHandover(state uintptr) error
 }
 
 // rawEvent is iocp.h's iocp_event.
@@ -52,7 +76,7 @@ type coreRearm struct {
 // rearmDelete in coreRearm.bits deletes the state (IOCP_REARM_DELETE);
 // with rearmLinger the overlapped engine keeps it until rearmHandover hands
 // it the socket (IOCP_REARM_LINGER, IOCP_REARM_HANDOVER: the lingering
-// close, engine_windows.go).
+// close, poller_ovl_windows.go).
 const (
 	rearmDelete   = 0x80000000
 	rearmLinger   = 0x40000000
@@ -75,10 +99,10 @@ type sysReg struct {
 	state  uintptr
 	live   bool   // false once remove ran: the state is no longer Go's
 	queued uint32 // directions queued for re-arm by the next wait
-	engine uint8  // engineAFD or engineOverlapped (engine_windows.go); set before publication
+	engine uint8  // engineAFD or engineOverlapped; set before publication
 }
 
-// newCore picks the engine; tests may switch it.
+// newCore makes the core of a new Poll; tests may switch it.
 var newCore = defaultCore
 
 type sysPoll struct {
@@ -97,11 +121,10 @@ type sysPoll struct {
 	deletes []deferred      // deletes and handovers made while a wait ran
 	batch   []coreRearm     // what the next core wait applies
 
-	// The overlapped engine (engine_windows.go): its calls on a state run
-	// under mu, after checking the state is live and closed is false.
-	ec              engineCore // the core's, or nil
-	forceOverlapped bool       // every socket gets the overlapped engine
-	portID          uint64     // this Poll, in sockSys.boundPort
+	// The overlapped engine (poller_ovl_windows.go): its calls on a state
+	// run under mu, after checking the state is live and closed is false.
+	forceOverlapped bool   // every socket gets the overlapped engine
+	portID          uint64 // this Poll, in sockSys.boundPort
 	closed          bool
 	coreGone        bool             // core.close returned: closed sockets are Go's to close
 	goClose         []uintptr        // handed-over sockets the core never got: closed after core.close
@@ -120,14 +143,13 @@ func (s *sysPoll) open() error {
 		return err
 	}
 	s.core = c
-	s.ec, _ = c.(engineCore)
 	s.forceOverlapped = overlappedForced()
 	s.portID = portIDs.Add(1)
 	return nil
 }
 
 func (s *sysPoll) add(r *registration) error {
-	st, engine, err := s.addEngine(r)
+	st, engine, err := s.addState(r)
 	if err != nil {
 		return err
 	}
@@ -156,8 +178,8 @@ func (s *sysPoll) remove(r *registration) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	r.sys.live = false
-	if r.sys.engine == engineOverlapped && s.ec != nil {
-		return s.removeOverlappedLocked(r) // at once, never deferred
+	if r.sys.engine == engineOverlapped {
+		return s.removeOvlLocked(r) // at once, never deferred
 	}
 	bits := uint32(rearmDelete)
 	linger := r.sys.engine == engineOverlapped && r.owner != nil && r.owner.closed()
@@ -189,7 +211,8 @@ func (s *sysPoll) remove(r *registration) error {
 }
 
 // handover gives fd, the socket of a state deleted with linger, to the
-// core at the socket's final release (engine_windows.go's ownership rule),
+// core at the socket's final release (poller_ovl_windows.go's ownership
+// rule),
 // at once: overlapped-engine deletes are never deferred. Once the Poll is
 // closed the core has freed (or is freeing) the state without closing fd:
 // Go closes it, after core.close.
@@ -203,9 +226,9 @@ func (s *sysPoll) handover(state, fd uintptr) {
 	case s.closed:
 		s.goClose = append(s.goClose, fd)
 	default:
-		// Overlapped-engine deletes are never deferred
-		// (removeOverlappedLocked), so neither is their handover.
-		s.ec.handover(state)
+		// Overlapped-engine deletes are never deferred (removeOvlLocked),
+		// so neither is their handover.
+		s.core.ovlHandover(state)
 	}
 	s.mu.Unlock()
 }
@@ -307,7 +330,7 @@ func (s *sysPoll) close() error {
 	}
 	s.rearms, s.deletes, s.batch = nil, nil, nil
 	s.handBackAllLocked()
-	s.closed = true // engine calls in flight hold mu: none runs from here on
+	s.closed = true // ovl calls in flight hold mu: none runs from here on
 	s.mu.Unlock()
 	err := s.core.close()
 	// The core no longer names any socket (its port close cancelled what
@@ -326,13 +349,6 @@ func (s *sysPoll) close() error {
 	return nil
 }
 
-// wouldBlock re-arms the direction of a registered socket.
-func (s *socket) wouldBlock(flags uint32) {
-	if reg := s.reg.Load(); reg != nil {
-		reg.registry.p.sys.rearm(reg, flags)
-	}
-}
-
 // RawSocket returns a Source for a socket the caller owns, for example one
 // of package net reached through SyscallConn: AFD polling never binds the
 // socket to our port, so sockets already bound to another port (as package
@@ -340,12 +356,13 @@ func (s *socket) wouldBlock(flags uint32) {
 // net's sockets are blocking) and deregisters it before closing it. A
 // direction is reported once, until re-armed: after the caller's own recv,
 // send or accept on it returns WSAEWOULDBLOCK, it calls [Registry.Rearm]
-// for that direction, or no further event comes for it. The exception is a socket on the overlapped engine
-// (engine_windows.go: forced, or where AFD cannot see the base socket): it
-// is bound to the Poll's port for good, so one bound elsewhere (package
-// net's) fails with ErrBoundElsewhere, and a listener fails with an error
-// matching errors.ErrUnsupported (that engine learns a listener's readiness
-// only from AcceptEx, which would take the connection from the caller).
+// for that direction, or no further event comes for it. The exception is a
+// socket on the overlapped engine (poller_ovl_windows.go: forced, or where
+// AFD cannot see the base socket): it is bound to the Poll's port for good,
+// so one bound elsewhere (package net's) fails with ErrBoundElsewhere, and a
+// listener fails with an error matching errors.ErrUnsupported (that engine
+// learns a listener's readiness only from AcceptEx, which would take the
+// connection from the caller).
 //
 // Closing a RawSocket before Deregister is a mistake, but not a lasting
 // one: once a poll in flight on it (a direction of its interest not yet

@@ -560,26 +560,48 @@ func TestDualStack(t *testing.T) {
 	if _, err := peer.WriteTo([]byte("ping"), &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: port}); err != nil {
 		t.Fatal(err)
 	}
-	buf := make([]byte, 16)
-	events := NewEvents(8)
-	var from net.Addr
-	for n := 0; n == 0; {
-		waitEvent(t, p, events, 1, readable)
-		n, from, err = u.ReadFrom(buf)
-		if err != nil && !errors.Is(err, ErrWouldBlock) {
-			t.Fatal(err)
-		}
-	}
+	from := readDatagram(t, p, u, 1)
 	if _, err := u.WriteTo([]byte("pong"), from); err != nil {
 		t.Fatalf("answering %v: %v", from, err)
 	}
-	for n := 0; n == 0; {
-		waitEvent(t, p, events, 2, readable)
-		n, _, err = peer.ReadFrom(buf)
-		if err != nil && !errors.Is(err, ErrWouldBlock) {
+	readDatagram(t, p, peer, 2)
+}
+
+// readDatagram waits for one datagram on a registered UDP socket and
+// returns its sender.
+func readDatagram(t *testing.T, p *Poll, u *UDPSocket, token Token) net.Addr {
+	t.Helper()
+	buf := make([]byte, 64)
+	events := NewEvents(8)
+	for {
+		n, from, err := u.ReadFrom(buf)
+		switch {
+		case err == nil && n > 0:
+			return from
+		case err != nil && !errors.Is(err, ErrWouldBlock):
 			t.Fatal(err)
 		}
+		waitEvent(t, p, events, token, readable)
 	}
+}
+
+// registerAdopted registers an adopted package-net socket. On a Poll
+// forced onto Windows' overlapped engine it checks the documented
+// ErrBoundElsewhere instead (the duplicate is bound to the runtime's port)
+// and returns false.
+func registerAdopted(t *testing.T, p *Poll, src Source, token Token, interest Interest) bool {
+	t.Helper()
+	err := p.Registry().Register(src, token, interest)
+	if forcedOverlapped(p) {
+		if !errors.Is(err, ErrBoundElsewhere) {
+			t.Fatalf("Register on a forced overlapped engine: %v, want ErrBoundElsewhere", err)
+		}
+		return false
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return true
 }
 
 // A net.TCPConn adopted mid-conversation carries on, no byte lost: what
@@ -619,16 +641,8 @@ func TestTCPStreamFromMidConversation(t *testing.T) {
 	// The original stays the caller's: closing it leaves the adopted one.
 	server.Close()
 	p := newPoll(t)
-	err = p.Registry().Register(s, 1, Readable|Writable)
-	if forcedOverlapped(p) {
-		// Documented: the duplicate is bound to the runtime's port.
-		if !errors.Is(err, ErrBoundElsewhere) {
-			t.Fatalf("Register on a forced overlapped engine: %v, want ErrBoundElsewhere", err)
-		}
+	if !registerAdopted(t, p, s, 1, Readable|Writable) {
 		return
-	}
-	if err != nil {
-		t.Fatal(err)
 	}
 	sent := make(chan error, 1)
 	go func() {
@@ -654,7 +668,6 @@ func TestTCPStreamFromMidConversation(t *testing.T) {
 func TestListenerAndUDPFrom(t *testing.T) {
 	checkLeaks(t)
 	p := newPoll(t)
-	events := NewEvents(8)
 	// A UDP socket of ours (package net's UDP fails under Wine 8, and any
 	// syscall.Conn will do).
 	orig := listenUDP(t)
@@ -676,13 +689,7 @@ func TestListenerAndUDPFrom(t *testing.T) {
 	if _, err := peer.WriteTo([]byte("hi"), u.LocalAddr()); err != nil {
 		t.Fatal(err)
 	}
-	buf := make([]byte, 8)
-	for n := 0; n == 0; {
-		waitEvent(t, p, events, 1, readable)
-		if n, _, err = u.ReadFrom(buf); err != nil && !errors.Is(err, ErrWouldBlock) {
-			t.Fatal(err)
-		}
-	}
+	readDatagram(t, p, u, 1)
 
 	nln := netListener(t)
 	ln, err := TCPListenerFrom(nln.(*net.TCPListener))
@@ -693,15 +700,8 @@ func TestListenerAndUDPFrom(t *testing.T) {
 	if ln.Addr().String() != nln.Addr().String() {
 		t.Errorf("Addr %v, want %v", ln.Addr(), nln.Addr())
 	}
-	err = p.Registry().Register(ln, 9, Readable)
-	if forcedOverlapped(p) {
-		if !errors.Is(err, ErrBoundElsewhere) {
-			t.Fatalf("Register on a forced overlapped engine: %v, want ErrBoundElsewhere", err)
-		}
+	if !registerAdopted(t, p, ln, 9, Readable) {
 		return
-	}
-	if err != nil {
-		t.Fatal(err)
 	}
 	c, err := net.Dial("tcp4", ln.Addr().String())
 	if err != nil {

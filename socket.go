@@ -16,7 +16,7 @@ type socket struct {
 	fd    uintptr
 	state atomic.Uint64 // closedBit | number of references
 	reg   atomic.Pointer[registration]
-	sys   sockSys // the OS layer's own (Windows: the overlapped engine's)
+	sys   sockSys // the OS layer's own per-socket data
 }
 
 const closedBit = 1 << 63
@@ -48,7 +48,7 @@ func (s *socket) release() {
 		return
 	}
 	if s.state.Add(^uint64(0)) == closedBit {
-		s.closeHandle()
+		s.sysClose()
 	}
 }
 
@@ -158,17 +158,20 @@ func takeInjectedFault() error {
 	return nil
 }
 
-// accept takes one connection: an injected fault, the overlapped engine's,
-// or the system's.
+// The OS layer's primitives on a socket (socket_unix.go, socket_windows.go),
+// in the manner of internal/poll's FD methods: sysAccept, sysRecv,
+// sysRecvfrom, sysSend, sysSendto, sysConnect, sysTakeError and sysClose.
+// They return the OS's raw errors, for the callers here to test
+// (isWouldBlock and the like) and wrap (sysError), with one exception:
+// ErrWouldBlock itself means the OS layer would block and has arranged the
+// event that ends it, so no re-arm is due.
+
+// accept takes one connection: an injected fault, or the OS layer's.
 func (s *socket) accept() (uintptr, syscall.Sockaddr, error) {
 	if err := takeInjectedFault(); err != nil {
 		return 0, nil, err
 	}
-	fd, sa, err, done := s.engineAccept()
-	if !done {
-		fd, sa, err = sysAccept(s.fd)
-	}
-	return fd, sa, err
+	return s.sysAccept()
 }
 
 // read is recv, or an injected fault.
@@ -176,7 +179,7 @@ func (s *socket) read(p []byte) (int, error) {
 	if err := takeInjectedFault(); err != nil {
 		return 0, err
 	}
-	return sysRead(s.fd, p)
+	return s.sysRecv(p)
 }
 
 func (s *socket) localAddr() syscall.Sockaddr {
@@ -200,15 +203,10 @@ func (s *socket) do(name string, f func(fd uintptr) error) error {
 	return nil
 }
 
-// recvfrom takes one datagram: an injected fault, the overlapped engine's,
-// or the system's.
+// recvfrom takes one datagram: an injected fault, or the OS layer's.
 func (s *socket) recvfrom(p []byte) (int, syscall.Sockaddr, error) {
 	if err := takeInjectedFault(); err != nil {
 		return 0, nil, err
 	}
-	n, sa, err, done := s.engineRecvfrom(p)
-	if !done {
-		n, sa, err = sysRecvfrom(s.fd, p)
-	}
-	return n, sa, err
+	return s.sysRecvfrom(p)
 }

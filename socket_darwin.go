@@ -54,5 +54,8 @@ func sysAccept(fd uintptr) (uintptr, syscall.Sockaddr, error) {
 }
 
 func sysSend(fd uintptr, p []byte) (int, error) {
+	if len(p) == 0 {
+		return 0, nil
+	}
 	return syscall.Write(int(fd), p)
 }

@@ -11,9 +11,29 @@ import (
 
 func sysCloseSocket(fd uintptr) { syscall.Close(int(fd)) }
 
+// sockSys is the OS layer's per-socket data: none here.
+type sockSys struct{}
+
+// The primitives on a socket (socket.go): the system calls themselves.
+
+func (s *socket) sysAccept() (uintptr, syscall.Sockaddr, error)       { return sysAccept(s.fd) }
+func (s *socket) sysRecv(p []byte) (int, error)                       { return sysRead(s.fd, p) }
+func (s *socket) sysRecvfrom(p []byte) (int, syscall.Sockaddr, error) { return sysRecvfrom(s.fd, p) }
+func (s *socket) sysSend(p []byte) (int, error)                       { return sysSend(s.fd, p) }
+func (s *socket) sysSendto(p []byte, to syscall.Sockaddr) error       { return sysSendto(s.fd, p, to) }
+func (s *socket) sysConnect(sa syscall.Sockaddr) error                { return startConnect(s.fd, sa) }
+func (s *socket) sysTakeError() (soErr, err error)                    { return sysSocketError(s.fd) }
+func (s *socket) sysClose()                                           { sysCloseSocket(s.fd) }
+
 // wouldBlock is where Windows re-arms a direction; epoll and kqueue need
 // nothing.
 func (s *socket) wouldBlock(flags uint32) {}
+
+// connectDeferred and overlappedBound answer for Windows' tests of a socket
+// bound to a completion port; here a connect always starts at once, and no
+// socket is bound.
+func (s *socket) connectDeferred() bool { return false }
+func (s *socket) overlappedBound() bool { return false }
 
 // connectFailure returns err: read and write report a failed connect
 // themselves here (ECONNREFUSED, once, as SO_ERROR would).

@@ -63,7 +63,7 @@ func wsaStartup() error {
 }
 
 // sysSocket creates a non-inheritable, non-blocking socket. It is
-// overlapped-capable for the fallback engine's sake.
+// overlapped-capable for the overlapped engine's sake.
 func sysSocket(family, typ int) (uintptr, error) {
 	if err := wsaStartup(); err != nil {
 		return 0, err
@@ -103,6 +103,97 @@ func setNonblock(h uintptr) error {
 }
 
 func sysCloseSocket(fd uintptr) { syscall.Closesocket(syscall.Handle(fd)) }
+
+// The primitives on a socket (socket.go): Winsock calls, or the overlapped
+// engine's (socket_ovl_windows.go) for a socket registered on it and for
+// what an earlier registration of it handed back.
+
+func (s *socket) sysAccept() (uintptr, syscall.Sockaddr, error) {
+	if it, ok := s.sys.popHeld(); ok {
+		return it.fd, it.sa, nil // accepted before a Deregister
+	}
+	if fd, sa, ran, err := s.ovlAccept(); ran {
+		return fd, sa, err
+	}
+	return sysAccept(s.fd)
+}
+
+// sysRecv is recv on every engine: the overlapped one only learns
+// readiness with its zero-byte receives. A deferred connect in flight makes
+// it ErrWouldBlock, and a failed one its failure (ovlRecvError).
+func (s *socket) sysRecv(p []byte) (int, error) {
+	n, err := sysRead(s.fd, p)
+	if err != nil {
+		return n, s.ovlRecvError(err)
+	}
+	return n, nil
+}
+
+func (s *socket) sysRecvfrom(p []byte) (int, syscall.Sockaddr, error) {
+	if it, ok := s.sys.popHeld(); ok {
+		return copy(p, it.data), it.sa, nil // received before a Deregister
+	}
+	if n, sa, ran, err := s.ovlRecvfrom(p); ran {
+		return n, sa, err
+	}
+	return sysRecvfrom(s.fd, p)
+}
+
+func (s *socket) sysSend(p []byte) (int, error) {
+	if n, ran, err := s.ovlSend(p, nil); ran {
+		return n, err
+	}
+	return sysSend(s.fd, p)
+}
+
+func (s *socket) sysSendto(p []byte, to syscall.Sockaddr) error {
+	if _, ran, err := s.ovlSend(p, to); ran {
+		return err
+	}
+	return sysSendto(s.fd, p, to)
+}
+
+// sysConnect starts the connect, or, for a stream that will use the
+// overlapped engine, leaves it to Register.
+func (s *socket) sysConnect(sa syscall.Sockaddr) error {
+	if ovlDialing(s.fd) {
+		return s.ovlDeferConnect(sa)
+	}
+	return startConnect(s.fd, sa)
+}
+
+// sysTakeError takes a deferred connect's failure (none while it is in
+// flight), or else SO_ERROR.
+func (s *socket) sysTakeError() (soErr, err error) {
+	switch st := s.ovlConnectStatus(true); st {
+	case nil:
+		return sysSocketError(s.fd)
+	case wsaEWouldBlock:
+		return nil, nil
+	default:
+		return st, nil
+	}
+}
+
+// sysClose closes the handle at the socket's final release, or hands it to
+// the overlapped engine's lingering state (poller_ovl_windows.go's
+// ownership rule); connections the engine accepted and nobody took close
+// with it.
+func (s *socket) sysClose() {
+	s.sys.closeHeld()
+	if l := s.sys.linger.Load(); l != nil {
+		l.sp.handover(l.state, s.fd)
+		return
+	}
+	sysCloseSocket(s.fd)
+}
+
+// wouldBlock re-arms the direction of a registered socket.
+func (s *socket) wouldBlock(flags uint32) {
+	if reg := s.reg.Load(); reg != nil {
+		reg.registry.p.sys.rearm(reg, flags)
+	}
+}
 
 // connectFailure is what a stream's recv or send result err (nil for a
 // recv of 0 bytes) means when the stream's connect failed: Winsock keeps

@@ -67,7 +67,7 @@ func TestWriteClampedToOneCall(t *testing.T) {
 	waitEvent(t, p, events, 1, writable) // connected
 	lowerIOLimit(t, 4)
 	msg := []byte("0123456789")
-	if !s.sock.connectDeferred() && s.sock.engineReg() == nil {
+	if !s.sock.connectDeferred() && s.sock.ovlReg() == nil {
 		// AFD: Write's own send calls.
 		u, upeer := streamPair(t)
 		if n, err := sysSend(u.sock.fd, msg); err != nil || n != 4 {
@@ -85,7 +85,7 @@ func TestWriteClampedToOneCall(t *testing.T) {
 		}
 		before := p.sys.core.calls()
 		n, err := s.Write(msg[written:])
-		if calls := p.sys.core.calls() - before; s.sock.engineReg() != nil && n > 4*int(calls) {
+		if calls := p.sys.core.calls() - before; s.sock.ovlReg() != nil && n > 4*int(calls) {
 			// The overlapped engine's sends are core calls.
 			t.Fatalf("overlapped engine: Write took %d bytes in %d core calls with one send clamped to 4", n, calls)
 		}

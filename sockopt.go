@@ -108,22 +108,16 @@ func (s *socket) noDelay() (bool, error) {
 }
 
 // takeError returns and clears the socket's pending error (SO_ERROR), or
-// the overlapped engine's connect failure; nil if there is none.
+// the overlapped engine's connect failure (sysTakeError); nil if there is
+// none.
 func (s *socket) takeError() error {
 	if err := s.acquire(); err != nil {
 		return err
 	}
-	s.release()
-	if err, done := s.engineTakeError(); done {
-		return err
-	}
-	var soErr error
-	err := s.do("getsockopt", func(fd uintptr) (err error) {
-		soErr, err = sysSocketError(fd)
-		return err
-	})
+	defer s.release()
+	soErr, err := s.sysTakeError()
 	if err != nil {
-		return err
+		return sysError("getsockopt", err)
 	}
 	if soErr != nil {
 		return sysError("connect", soErr)
@@ -151,7 +145,7 @@ func (s *socket) peek(p []byte) (int, error) {
 	}
 	defer s.release()
 	for {
-		n, err := sysPeek(s.fd, p)
+		n, err := s.sysPeek(p)
 		switch {
 		case err == nil:
 			if n == 0 && len(p) > 0 {
@@ -160,14 +154,13 @@ func (s *socket) peek(p []byte) (int, error) {
 			return n, nil
 		case isInterrupted(err):
 			continue
+		case err == ErrWouldBlock:
+			return 0, ErrWouldBlock // its event is on the way: no re-arm
 		case isWouldBlock(err):
 			s.wouldBlock(flagReadable)
 			return 0, ErrWouldBlock
 		case isShutdown(err):
 			return 0, io.EOF
-		}
-		if err = s.engineReadError(err); err == ErrWouldBlock {
-			return 0, ErrWouldBlock
 		}
 		s.wouldBlock(flagReadable)
 		return 0, sysError("recv", s.connectFailure(err))

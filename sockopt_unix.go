@@ -59,9 +59,9 @@ func (s *socket) afterCloseRead() {}
 // 0 bytes instead).
 func isShutdown(err error) bool { return false }
 
-// sysPeek is recv(2) with MSG_PEEK.
-func sysPeek(fd uintptr, p []byte) (int, error) {
-	n, _, err := syscall.Recvfrom(int(fd), p, syscall.MSG_PEEK)
+// sysPeek is the primitive of Peek: recv(2) with MSG_PEEK.
+func (s *socket) sysPeek(p []byte) (int, error) {
+	n, _, err := syscall.Recvfrom(int(s.fd), p, syscall.MSG_PEEK)
 	return n, err
 }
 

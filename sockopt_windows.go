@@ -111,8 +111,18 @@ func (s *socket) afterCloseRead() {
 // Peek report io.EOF, as Unix does.
 func isShutdown(err error) bool { return err == wsaEShutdown }
 
-// sysPeek is recv with MSG_PEEK.
-func sysPeek(fd uintptr, p []byte) (int, error) {
+// sysPeek is the primitive of Peek: recv with MSG_PEEK on every engine, as
+// sysRecv (a deferred connect in flight makes it ErrWouldBlock, a failed
+// one its failure).
+func (s *socket) sysPeek(p []byte) (int, error) {
+	n, err := recvPeek(s.fd, p)
+	if err != nil {
+		return n, s.ovlRecvError(err)
+	}
+	return n, nil
+}
+
+func recvPeek(fd uintptr, p []byte) (int, error) {
 	p = clampIO(p)
 	var buf uintptr
 	if len(p) > 0 {

@@ -3,6 +3,7 @@ package poller
 import (
 	"io"
 	"net"
+	"syscall"
 )
 
 // TCPListener is a non-blocking listening TCP socket. Register it for
@@ -111,11 +112,25 @@ func (l *TCPListener) Accept() (*TCPStream, net.Addr, error) {
 // connect is reported to any interest, Readable only too, with IsError
 // (and, for Writable, IsWriteClosed), and the next Read or Write returns
 // its error, on every OS. An empty host dials the loopback address. On
-// Windows, a stream for the overlapped engine
-// (a socket AFD cannot poll, or POLLER_WINDOWS_ENGINE=overlapped) is only
-// bound here: its connect starts when it is registered.
+// Windows, a stream whose socket the OS cannot poll for readiness (or every
+// stream, with POLLER_WINDOWS_ENGINE=overlapped) is only bound here: its
+// connect starts when it is registered.
 func DialTCP(network, address string) (*TCPStream, error) {
 	return (&Dialer{}).DialTCP(network, address)
+}
+
+// startConnect starts a non-blocking connect of fd to sa: nil once it is
+// under way (or done), else the error, wrapped.
+func startConnect(fd uintptr, sa syscall.Sockaddr) error {
+	for {
+		err := sysConnect(fd, sa)
+		switch {
+		case err == nil || isConnectPending(err):
+			return nil
+		case !isInterrupted(err):
+			return sysError("connect", err)
+		}
+	}
 }
 
 // Read reads what is available into p. It returns io.EOF after the peer's
@@ -141,14 +156,13 @@ func (s *TCPStream) Read(p []byte) (int, error) {
 			return n, nil
 		case isInterrupted(err):
 			continue
+		case err == ErrWouldBlock:
+			return 0, ErrWouldBlock // its event is on the way: no re-arm
 		case isWouldBlock(err):
 			s.sock.wouldBlock(flagReadable)
 			return 0, ErrWouldBlock
 		case isShutdown(err):
 			return 0, io.EOF // after CloseRead (Windows)
-		}
-		if err = s.sock.engineReadError(err); err == ErrWouldBlock {
-			return 0, ErrWouldBlock // the overlapped engine's connect is in flight
 		}
 		s.sock.wouldBlock(flagReadable) // keep reporting, as after would-block
 		return 0, sysError("read", s.sock.connectFailure(err))
@@ -166,25 +180,26 @@ func (s *TCPStream) Write(p []byte) (int, error) {
 		return 0, err
 	}
 	defer s.sock.release()
-	if n, err, done := s.sock.engineWrite(p, nil); done {
-		return n, err
-	}
 	written := 0
-	for written < len(p) {
-		n, err := sysSend(s.sock.fd, p[written:])
+	for {
+		// One call even for an empty p: the OS layer may have an answer.
+		n, err := s.sock.sysSend(p[written:])
 		switch {
 		case err == nil:
-			written += n
-			continue
+			if written += n; written < len(p) {
+				continue
+			}
+			return written, nil
 		case isInterrupted(err):
 			continue
+		case err == ErrWouldBlock:
+			return written + n, ErrWouldBlock // its event is on the way: no re-arm
 		case isWouldBlock(err):
 			s.sock.wouldBlock(flagWritable)
 			return written, ErrWouldBlock
 		}
 		return written, sysError("write", s.sock.connectFailure(err))
 	}
-	return written, nil
 }
 
 // CloseWrite shuts down the sending side; the peer reads io.EOF.

@@ -13,7 +13,6 @@ type UDPSocket struct {
 	sock   *socket
 	family int     // AF_INET or AF_INET6
 	peer   udpDest // the connected peer; family 0 when not connected
-	sys    udpSys  // the OS layer's own (Windows: the overlapped engine's address buffers)
 }
 
 func (u *UDPSocket) source() (uintptr, *socket, error) {

@@ -13,9 +13,9 @@ import (
 // udp_raw.go); ReadFrom and WriteTo are built on them.
 //
 // Concurrency: like ReadFrom and WriteTo, these may be called from several
-// goroutines at once. The sender's address is kept on the caller's stack,
-// except on Windows' overlapped engine, which uses one buffer in the
-// UDPSocket under the lock of the Poll the socket is bound to.
+// goroutines at once. The addresses are kept on the caller's stack, except
+// on Windows' overlapped engine, which uses buffers of the socket under the
+// lock of the Poll the socket is bound to (socket_udp_windows.go).
 
 // ReadFromAddrPort reads one datagram into p (truncating what does not fit)
 // and returns its sender, or ErrWouldBlock when none is queued. On a socket
@@ -53,16 +53,12 @@ func (u *UDPSocket) readFrom(p []byte) (int, netip.AddrPort, error) {
 	}
 }
 
-// recvfrom takes one datagram: an injected fault, the overlapped engine's,
-// or the system's.
+// recvfrom takes one datagram: an injected fault, or the OS layer's.
 func (u *UDPSocket) recvfrom(p []byte) (int, netip.AddrPort, error) {
 	if err := takeInjectedFault(); err != nil {
 		return 0, netip.AddrPort{}, err
 	}
-	if n, from, err, done := u.engineRecvfrom(p); done {
-		return n, from, err
-	}
-	return sysRecvfromAddrPort(u.sock.fd, p)
+	return u.sock.sysRecvfromAddrPort(p)
 }
 
 // WriteToAddrPort sends p as one datagram to addr. An invalid addr, or an
@@ -118,18 +114,21 @@ func (u *UDPSocket) destination(ip netip.Addr, port uint16, zone string) (udpDes
 	return d, nil
 }
 
-// writeTo sends p to d with the socket held.
+// writeTo sends p to d (nil: the connected peer) with the socket held.
 func (u *UDPSocket) writeTo(p []byte, d *udpDest) (int, error) {
-	if n, err, done := u.engineWriteTo(p, d); done {
-		return n, err
+	connected := d == nil
+	if connected {
+		d = &u.peer
 	}
 	for {
-		err := sysSendtoDest(u.sock.fd, p, d)
+		err := u.sock.sysSendtoDest(p, d, connected)
 		switch {
 		case err == nil:
 			return len(p), nil
 		case isInterrupted(err):
 			continue
+		case err == ErrWouldBlock:
+			return 0, ErrWouldBlock // its event is on the way: no re-arm
 		case isWouldBlock(err):
 			u.sock.wouldBlock(flagWritable)
 			return 0, ErrWouldBlock

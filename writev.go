@@ -10,9 +10,6 @@ func (s *socket) writev(bufs [][]byte) (int64, error) {
 		return 0, err
 	}
 	defer s.release()
-	if n, err, done := s.engineWritev(bufs); done {
-		return n, err
-	}
 	var total int64
 	i, off := 0, 0 // the next byte to send is bufs[i][off]
 	for {
@@ -22,7 +19,7 @@ func (s *socket) writev(bufs [][]byte) (int64, error) {
 		if i == len(bufs) {
 			return total, nil
 		}
-		n, err := sysWritev(s.fd, bufs[i][off:], bufs[i+1:])
+		n, err := s.sysSendv(bufs[i][off:], bufs[i+1:])
 		switch {
 		case err == nil && n > 0:
 			total += int64(n)
@@ -31,6 +28,8 @@ func (s *socket) writev(bufs [][]byte) (int64, error) {
 		case err == nil: // nothing taken, nothing refused: as would-block
 		case isInterrupted(err):
 			continue
+		case err == ErrWouldBlock:
+			return total + int64(n), ErrWouldBlock // its event is on the way: no re-arm
 		case !isWouldBlock(err):
 			return total, sysError("writev", s.connectFailure(err))
 		}

@@ -38,5 +38,7 @@ func sysWritev(fd uintptr, first []byte, rest [][]byte) (int, error) {
 // setLen stores n in a length field whose type differs by OS.
 func setLen[T ~int32 | ~uint32 | ~int64 | ~uint64](p *T, n int) { *p = T(n) }
 
-// engineWritev: Windows' overlapped engine only.
-func (s *socket) engineWritev(bufs [][]byte) (int64, error, bool) { return 0, nil, false }
+// sysSendv is the primitive of Writev.
+func (s *socket) sysSendv(first []byte, rest [][]byte) (int, error) {
+	return sysWritev(s.fd, first, rest)
+}

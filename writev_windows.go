@@ -42,39 +42,27 @@ const writevChunk = 64 << 10
 
 var writevScratch = sync.Pool{New: func() any { b := make([]byte, writevChunk); return &b }}
 
-// engineWritev writes bufs through the overlapped engine's send when the
-// socket is registered on it: the engine copies what it sends into a
-// buffer of its own, one send at a time, so Writev joins the buffers (up to
-// writevChunk bytes) and sends them as one Write would. The rest waits for
-// the send's completion, the next Writable.
-func (s *socket) engineWritev(bufs [][]byte) (int64, error, bool) {
-	if s.engineReg() == nil {
-		return 0, nil, false
+// sysSendv is the primitive of Writev: WSASend of several buffers, or, for
+// a socket registered on the overlapped engine, its send: the engine copies
+// what it sends into a buffer of its own, one send at a time, so the
+// buffers are joined (up to writevChunk bytes) and sent as one Write
+// would. The rest waits for the send's completion, the next Writable
+// (ErrWouldBlock from the engine: no re-arm).
+func (s *socket) sysSendv(first []byte, rest [][]byte) (int, error) {
+	if s.ovlReg() == nil {
+		return sysWritev(s.fd, first, rest)
 	}
 	bp := writevScratch.Get().(*[]byte)
 	defer writevScratch.Put(bp)
-	var total int64
-	i, off := 0, 0
-	for {
-		k := 0
-		for j, o := i, off; j < len(bufs) && k < writevChunk; j, o = j+1, 0 {
-			k += copy((*bp)[k:], bufs[j][o:])
+	k := copy(*bp, first)
+	for _, b := range rest {
+		if k == len(*bp) {
+			break
 		}
-		if k == 0 {
-			return total, nil, true
-		}
-		n, err, done := s.engineWrite((*bp)[:k], nil)
-		if !done {
-			// Deregistered meanwhile: the plain path takes the rest.
-			if total == 0 {
-				return 0, nil, false
-			}
-			return total, ErrWouldBlock, true
-		}
-		total += int64(n)
-		i, off = advanceBufs(bufs, i, off, n)
-		if err != nil {
-			return total, err, true
-		}
+		k += copy((*bp)[k:], b)
 	}
+	if n, ran, err := s.ovlSend((*bp)[:k], nil); ran {
+		return n, err
+	}
+	return sysWritev(s.fd, first, rest) // deregistered meanwhile
 }

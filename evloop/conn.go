@@ -110,7 +110,11 @@ func (c *Conn) Write(b []byte) (int, error) {
 }
 
 // Writev sends the buffers in order, as Write does with their
-// concatenation: they join c's output of this batch, sent with one write.
+// concatenation: small ones join c's output of this batch, sent with one
+// write; when they and that output come to more than one batch collects
+// (ReadBufSize), all of it goes out at once in one vectored write
+// (TCPStream.Writev), without joining, and what the socket does not take
+// is kept in the backlog.
 func (c *Conn) Writev(bufs [][]byte) (int, error) {
 	if c.flags&(fClosing|fClosed|fWriteClosed) != 0 {
 		return 0, net.ErrClosed
@@ -118,13 +122,20 @@ func (c *Conn) Writev(bufs [][]byte) (int, error) {
 	total := 0
 	for _, b := range bufs {
 		total += len(b)
-		if len(b) == 0 {
-			continue
-		}
-		if c.pending() {
+	}
+	switch {
+	case total == 0:
+	case c.pending():
+		for _, b := range bufs {
 			c.ext.backlog = append(c.ext.backlog, b...)
-		} else {
-			c.l.stage(c, b)
+		}
+	case c.l.staged(c)+total > stageMax:
+		c.l.writev(c, bufs)
+	default:
+		for _, b := range bufs {
+			if len(b) > 0 {
+				c.l.stage(c, b)
+			}
 		}
 	}
 	return total, nil

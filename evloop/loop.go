@@ -73,9 +73,10 @@ type Loop struct {
 	now     int64 // nanoseconds since start, set after each Wait
 	packets []*PacketConn
 
-	out       []byte // outConn's writes of this batch, not sent yet
-	outConn   *Conn  // the connection out is for, or nil
-	writes    int64  // write system calls, for tests; read once run returned
+	out       []byte   // outConn's writes of this batch, not sent yet
+	outConn   *Conn    // the connection out is for, or nil
+	iov       [][]byte // Conn.Writev's vector, kept between calls (emptied after each)
+	writes    int64    // write system calls, for tests; read once run returned
 	bytesRead atomic.Int64
 	open      atomic.Int64
 }
@@ -365,6 +366,60 @@ func (l *Loop) write(c *Conn, b []byte) {
 	if w < len(b) {
 		c.queue(b[w:])
 	}
+}
+
+// staged is the size of c's output of this batch.
+func (l *Loop) staged(c *Conn) int {
+	if l.outConn == c {
+		return len(l.out)
+	}
+	return 0
+}
+
+// writev sends c's output of this batch and bufs with one vectored write
+// (c's backlog is empty) and keeps in the backlog what the socket does not
+// take.
+func (l *Loop) writev(c *Conn, bufs [][]byte) {
+	if l.outConn != c {
+		l.flushOut() // another connection's output first
+		if c.flags&fClosing != 0 {
+			return
+		}
+	}
+	iov := l.iov[:0]
+	if l.outConn == c {
+		iov = append(iov, l.out)
+	}
+	iov = append(iov, bufs...)
+	l.writes++
+	w, err := c.stream.Writev(iov)
+	if err != nil && !errors.Is(err, poller.ErrWouldBlock) {
+		l.dropStaged(c)
+		c.fail(err)
+	} else {
+		if w > 0 {
+			c.seen = l.sweeps
+		}
+		// The rest, from byte w on, goes to the backlog before the
+		// staged output is reset (the backlog copies it).
+		for i, b := range iov {
+			if w >= int64(len(b)) {
+				w -= int64(len(b))
+				continue
+			}
+			c.queue(b[w:])
+			for _, r := range iov[i+1:] {
+				c.ext.backlog = append(c.ext.backlog, r...)
+			}
+			break
+		}
+		if l.outConn == c {
+			l.outConn = nil
+			l.out = l.out[:0]
+		}
+	}
+	clear(iov) // keep no caller's buffer
+	l.iov = iov[:0]
 }
 
 // send writes b to st, counting the write.
