@@ -51,5 +51,5 @@ test-deps:
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing </dev/null >/dev/null
 
 include mingw.mk
--include bench.mk
--include stress.mk
+include bench.mk
+include stress.mk

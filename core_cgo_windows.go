@@ -44,7 +44,7 @@ import (
 	"unsafe"
 )
 
-// cCore is the C core (iocp.c, with the overlapped engine in iocp_ovl.c),
+// cCore is the C core (iocp.c, with its engines in iocp_afd.c and iocp_ovl.c),
 // the binding of iocp.h: every method is one cgo call (ovlSend and
 // ovlDelete may make more), and Go memory passed in (buffers, addresses) is
 // C's for the call's duration only.

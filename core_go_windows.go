@@ -1,6 +1,6 @@
 package poller
 
-// goCore is the pure-Go core: iocp.c's design and state machine, with each
+// goCore is the pure-Go core: iocp_afd.c's design and state machine, with each
 // of its Windows calls made from Go through package syscall. It is the
 // default core of builds without cgo (core_nocgo_windows.go); cgo builds
 // compile it too, so tests and benchmarks can run both cores in one binary
@@ -143,7 +143,7 @@ const (
 	pollCancelled                   // packet asked for early; still owed
 )
 
-// goState is iocp.c's iocp_sock, in chunk memory (never the Go heap). The
+// goState is iocp_afd.c's afd_state, in chunk memory (never the Go heap). The
 // iosb comes first: a packet's overlapped pointer is the state's address.
 type goState struct {
 	iosb ioStatusBlock // the kernel's while status != pollIdle
@@ -375,7 +375,7 @@ func (g *goCore) acquireHelper() (uint32, error) {
 	return uint32(len(g.helpers) - 1), nil
 }
 
-// ---- socket states (the state machine of iocp.c) ----
+// ---- socket states (the state machine of iocp_afd.c) ----
 
 // baseSocket returns the base provider's socket under s.
 func (g *goCore) baseSocket(s uintptr) (uintptr, error) {

@@ -1,37 +1,75 @@
 /*
- * iocp.h: the C core of poller's Windows backend (AFD poll on an I/O
- * completion port).
+ * iocp.h: the C core of poller's Windows backend: one I/O completion port,
+ * and two engines that feed it, AFD poll (iocp_afd.c) and overlapped
+ * Winsock operations (iocp_ovl.c), behind one set of functions (iocp.c).
  *
- * Ownership, the rules every caller and the implementation keep:
- *  - iocp_port and iocp_sock live in C memory. Go holds them only as opaque
- *    uintptr_t handles; C never keeps a pointer into Go memory beyond a call.
- *  - A socket state belongs to Go from iocp_sock_add until iocp_sock_delete.
- *    After iocp_sock_delete Go never touches it again; C frees it exactly
- *    once, at once when idle, otherwise when the completion of its pending
- *    poll has been dequeued (its IO_STATUS_BLOCK is the kernel's until then).
- *    The exceptions: an overlapped-engine state deleted with
- *    IOCP_REARM_LINGER, or deleted by iocp_ovl_delete with IOCP_HELD_LINGER
- *    in its answer, takes one handover later (IOCP_REARM_HANDOVER or
- *    iocp_ovl_handover, below).
+ * Ownership: the rules every caller and the implementation keep. They are
+ * stated here only; the C files (iocp.c the port and dispatcher, iocp_afd.c
+ * and iocp_ovl.c the two engines) point here.
+ *
+ * Memory.
+ *  - The port, the socket states, the AFD helper records and every buffer
+ *    of the overlapped engine live in C memory, allocated and freed by C.
+ *    Go holds a port or a state only as an opaque uintptr_t handle
+ *    (iocp_port *, iocp_sock *); C never keeps a pointer into Go memory
+ *    beyond a call.
+ *  - What an operation in flight names is the kernel's from its
+ *    submission until its completion packet is dequeued: an AFD poll's
+ *    IO_STATUS_BLOCK and AFD_POLL_INFO, an overlapped operation's
+ *    OVERLAPPED and the buffers it reads or writes (send buffer, datagram
+ *    buffer, AcceptEx's socket and addresses). A state is never freed,
+ *    nor its operation reissued, before that packet is handled, exactly
+ *    once, by iocp_wait or by iocp_port_close's drain.
+ *  - The AFD helper handles are the port's, closed by iocp_port_close. An
+ *    overlapped state holds a send buffer only while a send is in flight.
+ *
+ * A state's life.
+ *  - A state belongs to Go from its add until its delete (iocp_sock_delete,
+ *    an IOCP_REARM_DELETE entry, iocp_ovl_delete). After the delete Go
+ *    never touches it again; C frees it exactly once: at once when nothing
+ *    of it is in flight, otherwise when its last owed packet is dequeued.
  *  - An overlapped-engine state deleted outside iocp_wait may still be
  *    named by a batch Go took before the delete: its memory is kept until
  *    the next iocp_wait has applied its batch (never used, only freed).
+ *  - Retire (iocp_sock_retire, AFD states only) stops a state at once but
+ *    leaves it Go's: for a delete made while a wait is blocked, when the
+ *    batch that wait is applying may still name the state (overlapped
+ *    states are deleted at once, iocp_ovl_delete). C cancels its poll and
+ *    never polls or reports it again, so Go may close the socket as soon
+ *    as retire returns; Go's delete follows (the next wait's batch) and
+ *    frees it as above. Between the two, rearm entries and
+ *    iocp_sock_rearm on it are no-ops.
  *  - What an overlapped-engine state holds for Go when deleted (an
  *    accepted SOCKET, a received datagram) is handed back by
- *    iocp_ovl_delete, never dropped: Go owns it from then on.
- *  - iocp_sock_retire stops a state at once but leaves it Go's: for a
- *    delete made while a wait is blocked, when the batch that wait is
- *    applying may still name the state (AFD states; overlapped-engine
- *    states are deleted at once, iocp_ovl_delete). C cancels its poll and
- *    never polls or reports it again, so Go may close the socket as soon as retire returns; Go's
- *    delete follows (the next wait's batch) and frees it as above. Between
- *    the two, rearm entries and iocp_sock_rearm on it are no-ops.
- *  - iocp_port_close cancels every pending poll, waits for every completion,
- *    frees every state (deleted or not) and the port. No handle of that port
- *    may be used afterwards.
- *  - All functions are safe to call from any thread while another thread is
- *    blocked in iocp_wait on the same port; the port lock is never held while
- *    blocked in GetQueuedCompletionStatusEx.
+ *    iocp_ovl_delete, never dropped: Go owns it from then on (iocp_held).
+ *
+ * The SOCKET, and the lingering close.
+ *  - The SOCKET Go registers is Go's; C closes it only after a handover.
+ *    After a delete with no send in flight C calls Winsock on it no more:
+ *    Go may close it at once.
+ *  - Lingering close (overlapped engine only): a state deleted while a
+ *    send of its SOCKET is in flight, with IOCP_REARM_LINGER or with
+ *    iocp_ovl_delete answering IOCP_HELD_LINGER, is kept by C, which lets
+ *    the send finish (sending the rest of its buffer); Go keeps the SOCKET
+ *    open meanwhile and C calls Winsock on it only for that send. Once
+ *    Go's last use of the SOCKET ended, Go hands it over
+ *    (IOCP_REARM_HANDOVER or iocp_ovl_handover): C owns the SOCKET from
+ *    then on, closes it as soon as no send of it is in flight (at once
+ *    when none is) and frees the state once its packets are in. One owner
+ *    at a time: after the handover Go never uses the SOCKET or the state.
+ *  - A SOCKET added again to the port (IOCP_ADD_BOUND) while an earlier
+ *    state of it lingers: the new state takes the handover over (the old
+ *    one is then C's alone, and only the newest state is handed over),
+ *    and whoever closes the SOCKET waits for the sends of both.
+ *  - iocp_port_close cancels every operation (a lingering send too),
+ *    waits for every completion, frees every state (deleted or not), the
+ *    helpers and the port, and closes the SOCKETs handed over to C; a
+ *    state deleted with linger and never handed over leaves its SOCKET to
+ *    Go. No handle of that port may be used afterwards.
+ *
+ * Threads: all functions are safe to call from any thread while another
+ * thread is blocked in iocp_wait on the same port; the port lock is never
+ * held while blocked in GetQueuedCompletionStatusEx.
  *
  * Readiness (edge-triggered, as mio):
  *  - A direction (READABLE, WRITABLE) once reported is not polled for again
@@ -74,6 +112,8 @@
  * registration ids are below 2^63. */
 #define IOCP_WAKE_KEY_BIT (1ull << 63)
 
+/* Opaque handles: a port, and a socket state (of either engine). Neither
+ * type is defined outside the core; Go passes them as uintptr_t. */
 typedef struct iocp_port iocp_port;
 typedef struct iocp_sock iocp_sock;
 
@@ -92,18 +132,10 @@ typedef struct iocp_event {
  * at once (iocp_sock_retire), so only the free waits. */
 #define IOCP_REARM_DELETE 0x80000000u
 /* Lingering close of an overlapped-engine socket (iocp_sock_rearm or a
- * batch entry of iocp_wait; never for AFD states):
- *  - IOCP_REARM_DELETE | IOCP_REARM_LINGER deletes the state as above, but
- *    C keeps it (and lets a send in flight finish, sending the rest of its
- *    buffer) until Go hands the SOCKET over: Go still owns the SOCKET.
- *  - IOCP_REARM_HANDOVER, later, on such a deleted state: C now owns the
- *    SOCKET and closes it once no operation of the state is in flight (at
- *    once when none is), then frees the state; or at iocp_port_close.
- * One owner at a time: until the handover Go owns the SOCKET and C calls
- * Winsock on it only for the lingering send (Go keeps it open until then);
- * after it C does, and Go never uses the SOCKET or the state again. A
- * state deleted with LINGER and never handed over is freed by
- * iocp_port_close, which leaves its SOCKET to Go. */
+ * batch entry of iocp_wait; never for AFD states; the rules: Ownership,
+ * at the top): IOCP_REARM_DELETE | IOCP_REARM_LINGER deletes the state and
+ * lets its send finish, Go keeping the SOCKET; IOCP_REARM_HANDOVER, later,
+ * on such a deleted state, hands the SOCKET to C. */
 #define IOCP_REARM_LINGER 0x40000000u
 #define IOCP_REARM_HANDOVER 0x20000000u
 
@@ -132,13 +164,12 @@ int iocp_sock_modify(uintptr_t port, uintptr_t sock, uint64_t id,
  * entry's IOCP_REARM_DELETE (with IOCP_REARM_LINGER) or IOCP_REARM_HANDOVER,
  * applied as iocp_wait would. */
 int iocp_sock_rearm(uintptr_t port, uintptr_t sock, uint32_t bits);
-/* Cancels any pending poll; the handle is C's from here on. */
+/* Deletes the state (Ownership, at the top): cancels any pending poll; the
+ * handle is C's from here on. */
 int iocp_sock_delete(uintptr_t port, uintptr_t sock);
-/* Stops an AFD state without freeing it (the ownership rules above):
- * cancels any pending poll, and no poll names the socket from then on. The
- * state stays Go's until it deletes it. bits: 0. An overlapped-engine state
- * is left as it is (Go deletes those at once with iocp_ovl_delete).
- * Returns 0. */
+/* Retires an AFD state (Ownership, at the top): cancels any pending poll,
+ * and no poll names the socket from then on. bits: 0. An overlapped-engine
+ * state is left as it is. Returns 0. */
 int iocp_sock_retire(uintptr_t port, uintptr_t sock, uint32_t bits);
 
 /* Applies the re-arms, then dequeues up to cap completions, waiting at most
@@ -232,8 +263,7 @@ int iocp_ovl_accept(uintptr_t port, uintptr_t sock, uintptr_t *socket_out,
  * else its error, forgotten when take is non-zero. */
 int iocp_ovl_connect_status(uintptr_t port, uintptr_t sock, int take);
 
-/* What iocp_ovl_delete hands back to Go. Ownership moves to Go with the
- * call: socket (not INVALID_SOCKET) is a connection the listener's AcceptEx
+/* What iocp_ovl_delete hands back to Go, Go's with the call: socket (not INVALID_SOCKET) is a connection the listener's AcceptEx
  * accepted (non-blocking, not inherited) and Go's to accept or close; data
  * (not NULL) is a received datagram of data_len bytes in C memory, Go's to
  * copy and give back with iocp_ovl_free. addr is the connection's peer or
@@ -250,11 +280,9 @@ typedef struct iocp_held {
 
 /* In iocp_held.flags: */
 /* A send is in flight on the SOCKET (of this state, or of an earlier
- * state of the SOCKET that still lingers): C keeps the state and lets the
- * send finish, and Go keeps the SOCKET open until it hands it over with
- * iocp_ovl_handover (as after IOCP_REARM_LINGER). A later add of the same
- * SOCKET to this port (IOCP_ADD_BOUND) takes that duty over: the old
- * state is then C's alone, and only the newest state is handed over. */
+ * state of the SOCKET that still lingers): the state lingers as after
+ * IOCP_REARM_LINGER, until Go hands the SOCKET over with iocp_ovl_handover
+ * (Ownership, at the top). */
 #define IOCP_HELD_LINGER 0x1u
 /* The stream's connect state at the delete: connected; the deferred
  * connect was in flight (CANCELLED, a historic name: it is not cancelled
@@ -272,13 +300,12 @@ typedef struct iocp_held {
  * completion the kernel records only later is dropped (its connection
  * closed, its datagram freed): the cancel won the race for Go, the
  * connection or datagram arrived just as Deregister ran. Applied at once,
- * also while a wait is blocked (memory: the rule above). */
+ * also while a wait is blocked (its memory: Ownership, at the top). */
 int iocp_ovl_delete(uintptr_t port, uintptr_t sock, uint32_t flags,
 		    iocp_held *held);
-/* The handover of a state deleted with linger (IOCP_REARM_HANDOVER, at
- * once): C owns the SOCKET and closes it as soon as no send of it is in
- * flight, at once when none is (a cancelled receive does not delay it:
- * the peer gets the FIN now). */
+/* The handover of a state deleted with linger, as IOCP_REARM_HANDOVER but
+ * at once (Ownership, at the top). A cancelled receive does not delay the
+ * close: the peer gets the FIN now. */
 int iocp_ovl_handover(uintptr_t port, uintptr_t sock);
 /* Frees iocp_held.data. */
 void iocp_ovl_free(void *p);

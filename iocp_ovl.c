@@ -43,36 +43,25 @@
  *    IFS handles (a non-IFS provider may queue a packet anyway). Without
  *    it, an operation that succeeds at once still queues its packet and is
  *    handled only then: one result, never two.
- *  - deleted: Go let go (iocp_ovl_delete, or iocp_sock_delete / a batch
- *    delete). The pending receive or accept is cancelled (CancelIoEx; its
- *    packet comes back with 995, or 676 under Wine); a send in flight is
- *    left to finish, so bytes Write accepted are not dropped by
- *    Deregister, and so is a connect (a cancelled ConnectEx cannot be
- *    restarted: the SOCKET's next state takes it over, take_prior). What the read side held for Go (an accepted
- *    socket, a datagram; also one whose operation had completed as it was
- *    cancelled, when its OVERLAPPED already shows it) goes back to Go with
- *    iocp_ovl_delete (hand_back), and so does the connect's state.
- *    The state is freed by whoever dequeues its last owed packet, or at
- *    once when none is owed; outside iocp_wait, "at once" means after the
- *    next iocp_wait applied its batch (release_state: that batch may name
- *    the state). After a delete with no send in flight C never issues an
- *    operation on the SOCKET nor calls Winsock on it: Go may close it.
- *  - lingering close (iocp.h's IOCP_REARM_LINGER / IOCP_HELD_LINGER and the
- *    handover): Go closes a socket whose send may be in flight (also a
- *    socket Deregistered with a send in flight, closed later). Deleted
- *    with linger (await_sock: Go still owns the SOCKET and keeps it open;
- *    a send completing with part of its buffer sent sends the rest), then,
- *    once Go's last use of the SOCKET ended, handed over (owns_sock: C
- *    owns it). C closes the SOCKET as soon as it owns it and no send of
- *    its chain is in flight (maybe_close: at the handover itself when the
- *    socket is idle, so the peer gets the FIN without a wait), and frees
- *    the state once its packets are in; or at iocp_port_close (which
- *    cancels the send, and closes the SOCKET only if it was handed over).
+ *  - deleted (delete_state): the pending receive or accept is cancelled
+ *    (CancelIoEx; its packet comes back with 995, or 676 under Wine); a
+ *    send in flight is left to finish, so bytes Write accepted are not
+ *    dropped by Deregister, and so is a connect (a cancelled ConnectEx
+ *    cannot be restarted: the SOCKET's next state takes it over,
+ *    take_prior). hand_back gives Go what the read side held, also a
+ *    result its OVERLAPPED already shows. free_if_done frees the state
+ *    once iocp.h's rules allow it (release_state: outside iocp_wait, after
+ *    the next one applied its batch).
+ *  - lingering close (iocp.h's ownership rules): await_sock, deleted with
+ *    linger and not handed over (a send completing with part of its buffer
+ *    sent sends the rest); owns_sock, handed over; maybe_close closes the
+ *    SOCKET once C owns it and no send of its chain is in flight (at the
+ *    handover itself when it is idle, so the peer gets the FIN without a
+ *    wait); sock_closed, closed.
  *  - chain: a SOCKET registered again while an earlier state of it still
- *    lingers gets a state whose prior is that one (take_prior); the prior
- *    is C's alone from then on and never closes the SOCKET, and the newest
- *    state's close waits for every send of the chain (chain_sending).
-
+ *    lingers gets a state whose prior is that one (take_prior, heir and
+ *    prior); chain_sending asks every send of the chain.
+ *
  * Readiness, edge-triggered like the AFD engine: a direction is reported
  * when its condition (above) holds, it is in the interest and not already
  * reported; reported directions wait for a re-arm (Go hit WSAEWOULDBLOCK:
@@ -85,6 +74,7 @@
  * so that the blocked wait returns with it.
  *
  * Locking: everything runs under the port lock, as the AFD engine does.
+ * Ownership: iocp.h.
  */
 
 #include "iocp_int.h"
@@ -95,7 +85,6 @@
 
 __declspec(dllimport) ULONG NTAPI RtlNtStatusToDosError(LONG status);
 
-#define DIRECTIONS (IOCP_READABLE | IOCP_WRITABLE)
 #define DGRAM_MAX 65536 /* the largest UDP datagram fits */
 #define SEND_MAX 65536	/* bytes one WSASend carries, at most */
 #define ACCEPT_ADDR_LEN (sizeof(struct sockaddr_in6) + 16)
@@ -140,15 +129,15 @@ typedef enum sock_kind { K_STREAM, K_LISTENER, K_DGRAM } sock_kind;
 
 typedef struct ovl_op {
 	OVERLAPPED ov; /* the kernel's while pending; the packet points here */
-	ovl_sock *s;
+	ovl_state *s;
 	unsigned char kind; /* op_kind of the operation in flight or last */
 	unsigned char pending; /* one packet owed */
 } ovl_op;
 
-struct ovl_sock {
-	uint32_t engine; /* IOCP_ENGINE_OVERLAPPED; first, as in iocp_sock */
-	ovl_sock *prev, *next;	 /* port->ovl_socks */
-	ovl_sock *rprev, *rnext; /* port's ready list, when on_ready */
+struct ovl_state {
+	uint32_t engine; /* IOCP_ENGINE_OVERLAPPED; first in every state (ENGINE_OF) */
+	ovl_state *prev, *next;	 /* port->ovl_states */
+	ovl_state *rprev, *rnext; /* port's ready list, when on_ready */
 	SOCKET sock;
 	uint64_t id;
 	uint32_t interest; /* IOCP_READABLE | IOCP_WRITABLE */
@@ -168,12 +157,12 @@ struct ovl_sock {
 	unsigned char sock_closed; /* owns_sock, and C has closed sock */
 	unsigned char retired;	   /* freed at the next wait (release_state) */
 	unsigned char raw; /* IOCP_ADD_RAW: UDP polled with a peek, never read */
-	ovl_sock *retire_next;	   /* port->ovl_retired, when retired */
+	ovl_state *retire_next;	   /* port->ovl_retired, when retired */
 	/* Deleted states of the same SOCKET, newest first (heir) to oldest
 	 * (prior): a state deleted while its send was in flight stays as the
 	 * prior of the socket's next state, so that whoever closes the SOCKET
 	 * waits for every send of the chain (chain_sending). */
-	ovl_sock *prior, *heir;
+	ovl_state *prior, *heir;
 
 	/* Read side. rd_done: the read side has a result Go has not taken:
 	 * stream, the zero-byte receive completed (until re-armed); listener,
@@ -204,8 +193,8 @@ struct ovl_sock {
 
 typedef enum issued { ISSUED_DONE, ISSUED_OWED, ISSUED_FAILED } issued;
 
-static void rd_complete(iocp_port *port, ovl_sock *s, int err, DWORD bytes);
-static void wr_complete(iocp_port *port, ovl_sock *s, int err, DWORD bytes);
+static void rd_complete(iocp_port *port, ovl_state *s, int err, DWORD bytes);
+static void wr_complete(iocp_port *port, ovl_state *s, int err, DWORD bytes);
 
 /* ---- helpers ---- */
 
@@ -218,6 +207,7 @@ static int status_error(ULONG_PTR internal)
 
 static void op_reset(ovl_op *op, op_kind kind)
 {
+	IOCP_CHECK(!op->pending); /* the kernel's OVERLAPPED */
 	memset(&op->ov, 0, sizeof op->ov);
 	op->kind = (unsigned char)kind;
 }
@@ -225,15 +215,26 @@ static void op_reset(ovl_op *op, op_kind kind)
 /* What an issued operation left us: ok is the call's success, err its
  * WSAGetLastError otherwise. A packet is owed when it is pending, or when
  * it succeeded at once without skip-on-success. */
-static issued op_issued(iocp_port *port, ovl_sock *s, ovl_op *op, BOOL ok,
+static issued op_issued(iocp_port *port, ovl_state *s, ovl_op *op, BOOL ok,
 			int err)
 {
 	if (ok ? !s->skip : err == WSA_IO_PENDING) {
+		IOCP_CHECK(!op->pending);
 		op->pending = 1;
 		port->in_flight++;
 		return ISSUED_OWED;
 	}
 	return ok ? ISSUED_DONE : ISSUED_FAILED;
+}
+
+/* Pending -> idle: op's packet is in (dequeued by iocp_wait or by
+ * iocp_port_close's drain). */
+static void op_packet_in(iocp_port *port, ovl_op *op)
+{
+	IOCP_CHECK(op->pending);
+	IOCP_CHECK(port->in_flight > 0);
+	op->pending = 0;
+	port->in_flight--;
 }
 
 /* How long cancel_op retries a cancel that found nothing while the
@@ -246,7 +247,7 @@ static int op_still_pending(const ovl_op *op)
 	       (ULONG_PTR)STATUS_PENDING;
 }
 
-static void cancel_op(ovl_sock *s, ovl_op *op)
+static void cancel_op(ovl_state *s, ovl_op *op)
 {
 	ULONGLONG deadline;
 
@@ -304,7 +305,7 @@ static void set_nonblocking(SOCKET s)
 
 /* ---- the ready list ---- */
 
-static void ready_unlink(iocp_port *port, ovl_sock *s)
+static void ready_unlink(iocp_port *port, ovl_state *s)
 {
 	if (!s->on_ready)
 		return;
@@ -320,8 +321,9 @@ static void ready_unlink(iocp_port *port, ovl_sock *s)
 	s->on_ready = 0;
 }
 
-static void ready_push(iocp_port *port, ovl_sock *s)
+static void ready_push(iocp_port *port, ovl_state *s)
 {
+	IOCP_CHECK(!s->deleted && !s->retired);
 	if (!s->on_ready) {
 		s->rprev = port->ready_tail;
 		s->rnext = NULL;
@@ -344,7 +346,7 @@ static void ready_push(iocp_port *port, ovl_sock *s)
 int ovl_emit(iocp_port *port, iocp_event *out, int cap)
 {
 	int n = 0;
-	ovl_sock *s;
+	ovl_state *s;
 
 	while (n < cap && (s = port->ready_head) != NULL) {
 		ready_unlink(port, s);
@@ -361,7 +363,7 @@ int ovl_emit(iocp_port *port, iocp_event *out, int cap)
 
 /* ---- readiness ---- */
 
-static uint32_t condition(const ovl_sock *s)
+static uint32_t condition(const ovl_state *s)
 {
 	uint32_t c = s->rd_done ? IOCP_READABLE : 0;
 
@@ -384,7 +386,7 @@ static uint32_t condition(const ovl_sock *s)
 }
 
 /* Queues the directions that became reportable. */
-static void evaluate(iocp_port *port, ovl_sock *s)
+static void evaluate(iocp_port *port, ovl_state *s)
 {
 	uint32_t fresh;
 
@@ -400,70 +402,91 @@ static void evaluate(iocp_port *port, ovl_sock *s)
 
 /* ---- the read side ---- */
 
-/* Issues the read side's operation when one is wanted and none is in
- * flight or held. */
-static void rd_issue(iocp_port *port, ovl_sock *s)
+/* The read side's operations, one per kind: each issues it on s->rd and
+ * returns 1 with *ok (the call's success) and *bytes, or returns 0 having
+ * issued nothing (a failure before the call is handled as its result). */
+static int rd_start_recv(ovl_state *s, BOOL *ok, DWORD *bytes)
 {
 	WSABUF buf;
-	DWORD bytes = 0, flags = 0;
-	BOOL ok;
-	int err = 0;
+	DWORD flags = 0;
+
+	/* Not before the connect is done; not while Go is reading
+	 * (reported, not re-armed). */
+	if (!s->connected || (s->reported & IOCP_READABLE))
+		return 0;
+	op_reset(&s->rd, OP_RECV);
+	buf.len = 0;
+	buf.buf = NULL;
+	iocp_count_syscall();
+	*ok = WSARecv(s->sock, &buf, 1, bytes, &flags, &s->rd.ov, NULL) == 0;
+	return 1;
+}
+
+static int rd_start_recvfrom(iocp_port *port, ovl_state *s, BOOL *ok,
+			     DWORD *bytes)
+{
+	WSABUF buf;
+
+	if (s->dgram == NULL && (s->dgram = iocp_alloc(DGRAM_MAX)) == NULL) {
+		rd_complete(port, s, ERROR_NOT_ENOUGH_MEMORY, 0);
+		return 0;
+	}
+	op_reset(&s->rd, OP_RECVFROM);
+	buf.len = DGRAM_MAX;
+	buf.buf = s->dgram;
+	/* Raw: a peek, leaving the datagram to the caller's own recv; into
+	 * the whole buffer, so that it succeeds (a truncating peek's warning
+	 * status may still queue a packet). */
+	s->rd_flags = s->raw ? MSG_PEEK : 0;
+	s->raddr_len = sizeof s->raddr;
+	iocp_count_syscall();
+	*ok = WSARecvFrom(s->sock, &buf, 1, bytes, &s->rd_flags,
+			  (struct sockaddr *)&s->raddr, &s->raddr_len,
+			  &s->rd.ov, NULL) == 0;
+	return 1;
+}
+
+static int rd_start_accept(iocp_port *port, ovl_state *s, BOOL *ok,
+			   DWORD *bytes)
+{
+	if (s->accept_sock == INVALID_SOCKET) {
+		iocp_count_syscall();
+		s->accept_sock = WSASocketW(s->family, SOCK_STREAM,
+					    IPPROTO_TCP, NULL, 0,
+					    WSA_FLAG_OVERLAPPED |
+						    WSA_FLAG_NO_HANDLE_INHERIT);
+		if (s->accept_sock == INVALID_SOCKET) {
+			rd_complete(port, s, WSAGetLastError(), 0);
+			return 0;
+		}
+	}
+	op_reset(&s->rd, OP_ACCEPT);
+	iocp_count_syscall();
+	*ok = s->acceptex(s->sock, s->accept_sock, s->accept_buf, 0,
+			  ACCEPT_ADDR_LEN, ACCEPT_ADDR_LEN, bytes, &s->rd.ov);
+	return 1;
+}
+
+/* Issues the read side's operation when one is wanted and none is in
+ * flight or held. */
+static void rd_issue(iocp_port *port, ovl_state *s)
+{
+	DWORD bytes = 0;
+	BOOL ok = FALSE;
+	int err = 0, started;
 	issued r;
 
 	if (s->deleted || s->rd.pending || s->rd_done ||
 	    !(s->interest & IOCP_READABLE))
 		return;
-	switch (s->kind) {
-	case K_STREAM:
-		/* Not before the connect is done; not while Go is reading
-		 * (reported, not re-armed). */
-		if (!s->connected || (s->reported & IOCP_READABLE))
-			return;
-		op_reset(&s->rd, OP_RECV);
-		buf.len = 0;
-		buf.buf = NULL;
-		iocp_count_syscall();
-		ok = WSARecv(s->sock, &buf, 1, &bytes, &flags, &s->rd.ov,
-			     NULL) == 0;
-		break;
-	case K_DGRAM:
-		if (s->dgram == NULL &&
-		    (s->dgram = iocp_alloc(DGRAM_MAX)) == NULL) {
-			rd_complete(port, s, ERROR_NOT_ENOUGH_MEMORY, 0);
-			return;
-		}
-		op_reset(&s->rd, OP_RECVFROM);
-		buf.len = DGRAM_MAX;
-		buf.buf = s->dgram;
-		/* Raw: a peek, leaving the datagram to the caller's own recv;
-		 * into the whole buffer, so that it succeeds (a truncating
-		 * peek's warning status may still queue a packet). */
-		s->rd_flags = s->raw ? MSG_PEEK : 0;
-		s->raddr_len = sizeof s->raddr;
-		iocp_count_syscall();
-		ok = WSARecvFrom(s->sock, &buf, 1, &bytes, &s->rd_flags,
-				 (struct sockaddr *)&s->raddr, &s->raddr_len,
-				 &s->rd.ov, NULL) == 0;
-		break;
-	default: /* K_LISTENER */
-		if (s->accept_sock == INVALID_SOCKET) {
-			iocp_count_syscall();
-			s->accept_sock = WSASocketW(
-				s->family, SOCK_STREAM, IPPROTO_TCP, NULL, 0,
-				WSA_FLAG_OVERLAPPED |
-					WSA_FLAG_NO_HANDLE_INHERIT);
-			if (s->accept_sock == INVALID_SOCKET) {
-				rd_complete(port, s, WSAGetLastError(), 0);
-				return;
-			}
-		}
-		op_reset(&s->rd, OP_ACCEPT);
-		iocp_count_syscall();
-		ok = s->acceptex(s->sock, s->accept_sock, s->accept_buf, 0,
-				 ACCEPT_ADDR_LEN, ACCEPT_ADDR_LEN, &bytes,
-				 &s->rd.ov);
-		break;
-	}
+	if (s->kind == K_STREAM)
+		started = rd_start_recv(s, &ok, &bytes);
+	else if (s->kind == K_DGRAM)
+		started = rd_start_recvfrom(port, s, &ok, &bytes);
+	else
+		started = rd_start_accept(port, s, &ok, &bytes);
+	if (!started)
+		return;
 	if (!ok)
 		err = WSAGetLastError();
 	r = op_issued(port, s, &s->rd, ok, err);
@@ -473,11 +496,12 @@ static void rd_issue(iocp_port *port, ovl_sock *s)
 
 /* The read side's operation finished (dequeued, or at once) on a live
  * state. */
-static void rd_complete(iocp_port *port, ovl_sock *s, int err, DWORD bytes)
+static void rd_complete(iocp_port *port, ovl_state *s, int err, DWORD bytes)
 {
 	char c;
 	int n;
 
+	IOCP_CHECK(!s->deleted && !s->rd.pending && !s->rd_done);
 	s->rd_done = 1;
 	s->rd_err = err;
 	s->rd_bytes = bytes;
@@ -528,7 +552,7 @@ static void rd_complete(iocp_port *port, ovl_sock *s, int err, DWORD bytes)
 
 /* Issues a send of wbuf[woff:wlen]; repeats while a stream send completes
  * at once with part of it. */
-static issued wr_issue_send(iocp_port *port, ovl_sock *s, int *err_out)
+static issued wr_issue_send(iocp_port *port, ovl_state *s, int *err_out)
 {
 	WSABUF buf;
 	DWORD bytes;
@@ -563,7 +587,7 @@ static issued wr_issue_send(iocp_port *port, ovl_sock *s, int *err_out)
 	}
 }
 
-static void wr_free_buffer(ovl_sock *s)
+static void wr_free_buffer(ovl_state *s)
 {
 	if (s->wbuf != NULL) {
 		iocp_free(s->wbuf);
@@ -572,10 +596,11 @@ static void wr_free_buffer(ovl_sock *s)
 	s->wlen = s->woff = 0;
 }
 
-static void wr_complete(iocp_port *port, ovl_sock *s, int err, DWORD bytes)
+static void wr_complete(iocp_port *port, ovl_state *s, int err, DWORD bytes)
 {
 	int err2;
 
+	IOCP_CHECK(!s->deleted && !s->wr.pending);
 	if (s->wr.kind == OP_CONNECT) {
 		s->connecting = 0;
 		/* A connect restarted after a cancelled one that had in fact
@@ -616,7 +641,7 @@ static void wr_complete(iocp_port *port, ovl_sock *s, int err, DWORD bytes)
 
 /* A send of s, or of a prior state of its SOCKET, is in flight: closing
  * the SOCKET now would abort it. */
-static int chain_sending(const ovl_sock *s)
+static int chain_sending(const ovl_state *s)
 {
 	for (; s != NULL; s = s->prior)
 		if (s->wr.pending && s->wr.kind == OP_SEND)
@@ -628,10 +653,11 @@ static int chain_sending(const ovl_sock *s)
  * flight: a pending receive or accept (cancelled at delete), or connect,
  * only completes with an abort, so the peer gets its FIN now, not at the packet
  * (the state itself stays until its packets are in). */
-static void maybe_close(ovl_sock *s)
+static void maybe_close(ovl_state *s)
 {
 	if (!s->owns_sock || s->sock_closed || chain_sending(s))
 		return;
+	IOCP_CHECK(s->deleted && !s->await_sock);
 	iocp_count_syscall();
 	closesocket(s->sock);
 	s->sock_closed = 1;
@@ -639,7 +665,7 @@ static void maybe_close(ovl_sock *s)
 
 /* Out of the SOCKET's chain (at release: a retired state is in no chain,
  * so a new add finds the prior whose connect is in flight). */
-static void chain_unlink(ovl_sock *s)
+static void chain_unlink(ovl_state *s)
 {
 	if (s->heir != NULL)
 		s->heir->prior = s->prior;
@@ -648,13 +674,14 @@ static void chain_unlink(ovl_sock *s)
 	s->heir = s->prior = NULL;
 }
 
-static void state_free(iocp_port *port, ovl_sock *s)
+static void state_free(iocp_port *port, ovl_state *s)
 {
+	IOCP_CHECK(!s->rd.pending && !s->wr.pending);
 	ready_unlink(port, s);
 	if (s->prev != NULL)
 		s->prev->next = s->next;
 	else
-		port->ovl_socks = s->next;
+		port->ovl_states = s->next;
 	if (s->next != NULL)
 		s->next->prev = s->prev;
 	chain_unlink(s);
@@ -676,8 +703,10 @@ static void state_free(iocp_port *port, ovl_sock *s)
  * (a re-arm queued before its delete) that iocp_wait has not applied yet:
  * outside iocp_wait (port->ovl_inside clear) the memory is kept until the
  * next iocp_wait has applied its batch (ovl_reap). */
-static void release_state(iocp_port *port, ovl_sock *s)
+static void release_state(iocp_port *port, ovl_state *s)
 {
+	IOCP_CHECK(s->deleted && !s->await_sock);
+	IOCP_CHECK(!s->rd.pending && !s->wr.pending);
 	if (port->ovl_inside) {
 		state_free(port, s);
 		return;
@@ -693,9 +722,10 @@ static void release_state(iocp_port *port, ovl_sock *s)
 
 void ovl_reap(iocp_port *port)
 {
-	ovl_sock *s;
+	ovl_state *s;
 
 	while ((s = port->ovl_retired) != NULL) {
+		IOCP_CHECK(s->retired && s->deleted);
 		port->ovl_retired = s->retire_next;
 		state_free(port, s);
 	}
@@ -704,9 +734,9 @@ void ovl_reap(iocp_port *port)
 /* A deleted state goes once nothing of it is in flight, Go no longer owns
  * its SOCKET for it (await_sock) and, if C owns that SOCKET, C has closed
  * it (maybe_close). A prior whose send ended may let its heir close. */
-static void free_if_done(iocp_port *port, ovl_sock *s)
+static void free_if_done(iocp_port *port, ovl_state *s)
 {
-	ovl_sock *top;
+	ovl_state *top;
 
 	if (!s->deleted)
 		return;
@@ -730,7 +760,7 @@ static void free_if_done(iocp_port *port, ovl_sock *s)
  * socket or the datagram, completed and not yet taken. A receive or accept
  * in flight was just cancelled; if it had completed already (its packet
  * not dequeued yet), its result is taken too: the kernel is done with it. */
-static void hand_back(ovl_sock *s, iocp_held *held)
+static void hand_back(ovl_state *s, iocp_held *held)
 {
 	ULONG_PTR status;
 	int len;
@@ -773,9 +803,10 @@ static void hand_back(ovl_sock *s, iocp_held *held)
 
 /* iocp_ovl_delete's work, under the lock; held may be NULL (its contents
  * are then dropped, as iocp_sock_delete does). */
-static void delete_state(iocp_port *port, ovl_sock *s, int linger,
+static void delete_state(iocp_port *port, ovl_state *s, int linger,
 			 iocp_held *held)
 {
+	IOCP_CHECK(!s->deleted);
 	s->deleted = 1;
 	s->ready = 0;
 	ready_unlink(port, s);
@@ -804,15 +835,14 @@ static void delete_state(iocp_port *port, ovl_sock *s, int linger,
 	free_if_done(port, s);
 }
 
-void ovl_delete(iocp_port *port, ovl_sock *s, int linger)
+void ovl_delete(iocp_port *port, ovl_state *s, int linger)
 {
 	delete_state(port, s, linger, NULL);
 }
 
-void ovl_handover(iocp_port *port, ovl_sock *s)
+void ovl_handover(iocp_port *port, ovl_state *s)
 {
-	if (s->engine != IOCP_ENGINE_OVERLAPPED || !s->deleted ||
-	    !s->await_sock)
+	if (!s->deleted || !s->await_sock)
 		return; /* not a lingering state: Go's misuse, ignored */
 	s->await_sock = 0;
 	s->owns_sock = 1;
@@ -825,19 +855,19 @@ void ovl_handover(iocp_port *port, ovl_sock *s)
  * new state becomes its heir, and the old one is released (C frees it once
  * its send is done; Go forgets it). Whoever closes the SOCKET waits for the
  * chain's sends. */
-static int connect_in_flight(const ovl_sock *p)
+static int connect_in_flight(const ovl_state *p)
 {
 	return p->wr.pending && p->wr.kind == OP_CONNECT;
 }
 
 /* Also for a deleted state whose connect is still in flight: the new state
  * takes that connect over (returns 1: it must not issue its own), and the
- * connect's packet completes it (ovl_dispatch). */
-static int take_prior(iocp_port *port, ovl_sock *s)
+ * connect's packet completes it (ovl_complete). */
+static int take_prior(iocp_port *port, ovl_state *s)
 {
-	ovl_sock *p;
+	ovl_state *p;
 
-	for (p = port->ovl_socks; p != NULL; p = p->next) {
+	for (p = port->ovl_states; p != NULL; p = p->next) {
 		if (p->deleted && p->heir == NULL && p->sock == s->sock &&
 		    ((p->await_sock && !p->owns_sock) || connect_in_flight(p))) {
 			p->await_sock = 0;
@@ -852,19 +882,14 @@ static int take_prior(iocp_port *port, ovl_sock *s)
 	return 0;
 }
 
-int ovl_add(iocp_port *port, SOCKET sock, uint64_t id, uint32_t interest,
-	    uint32_t flags, const void *connect_addr, int connect_addr_len,
-	    uintptr_t *sock_out, uint32_t *engine_out)
+/* ---- add, in its steps ---- */
+
+/* The socket's kind (add's first step), and whether a deferred connect
+ * fits it. */
+static int probe_kind(SOCKET sock, const void *connect_addr,
+		      int connect_addr_len, sock_kind *kind_out)
 {
-	GUID accept_guid = WSAID_ACCEPTEX, connect_guid = WSAID_CONNECTEX;
-	LPFN_CONNECTEX connectex = NULL;
-	SOCKADDR_STORAGE local;
-	int type = 0, listening = 0, len, err = 0;
-	int skip, inherited;
-	DWORD bytes;
-	ovl_sock *s;
-	BOOL ok;
-	issued r;
+	int type = 0, listening = 0, len;
 
 	len = sizeof type;
 	iocp_count_syscall();
@@ -883,21 +908,35 @@ int ovl_add(iocp_port *port, SOCKET sock, uint64_t id, uint32_t interest,
 	    (type != SOCK_STREAM || listening || connect_addr_len <= 0 ||
 	     connect_addr_len > (int)sizeof(SOCKADDR_STORAGE)))
 		return WSAEINVAL;
+	*kind_out = type == SOCK_DGRAM ? K_DGRAM
+		    : listening	       ? K_LISTENER
+				       : K_STREAM;
+	return 0;
+}
+
+/* A new state for sock, not yet bound nor linked; NULL with *err_out. */
+static ovl_state *state_new(SOCKET sock, sock_kind kind, uint64_t id,
+			    uint32_t interest, uint32_t flags, int *err_out)
+{
+	SOCKADDR_STORAGE local;
+	ovl_state *s;
+	int len;
 
 	s = iocp_alloc(sizeof *s);
-	if (s == NULL)
-		return ERROR_NOT_ENOUGH_MEMORY;
+	if (s == NULL) {
+		*err_out = ERROR_NOT_ENOUGH_MEMORY;
+		return NULL;
+	}
 	s->engine = IOCP_ENGINE_OVERLAPPED;
 	s->sock = sock;
 	s->id = id;
 	s->interest = interest & DIRECTIONS;
-	s->kind = type == SOCK_DGRAM ? K_DGRAM
-		  : listening	     ? K_LISTENER
-				     : K_STREAM;
+	s->kind = (unsigned char)kind;
 	s->raw = (flags & IOCP_ADD_RAW) != 0;
 	if (s->raw && s->kind == K_LISTENER) {
 		iocp_free(s);
-		return IOCP_E_RAW_LISTENER;
+		*err_out = IOCP_E_RAW_LISTENER;
+		return NULL;
 	}
 	s->rd.s = s->wr.s = s;
 	s->accept_sock = INVALID_SOCKET;
@@ -908,85 +947,144 @@ int ovl_add(iocp_port *port, SOCKET sock, uint64_t id, uint32_t interest,
 		s->family = local.ss_family;
 	else
 		s->family = AF_INET;
+	return s;
+}
 
-	/* The extension functions, from the socket's own provider. */
+/* The extension functions, from the socket's own provider: AcceptEx for a
+ * listener (kept in s), ConnectEx for a deferred connect (*connectex). */
+static int load_extensions(ovl_state *s, int connect,
+			   LPFN_CONNECTEX *connectex)
+{
+	GUID accept_guid = WSAID_ACCEPTEX, connect_guid = WSAID_CONNECTEX;
+	DWORD bytes;
+	int err = 0;
+
 	if (s->kind == K_LISTENER && (iocp_count_syscall(), 1) &&
-	    WSAIoctl(sock, SIO_GET_EXTENSION_FUNCTION_POINTER, &accept_guid,
-		     sizeof accept_guid, &s->acceptex, sizeof s->acceptex,
-		     &bytes, NULL, NULL) != 0)
+	    WSAIoctl(s->sock, SIO_GET_EXTENSION_FUNCTION_POINTER,
+		     &accept_guid, sizeof accept_guid, &s->acceptex,
+		     sizeof s->acceptex, &bytes, NULL, NULL) != 0)
 		err = WSAGetLastError();
-	if (connect_addr != NULL && (iocp_count_syscall(), 1) &&
-	    WSAIoctl(sock, SIO_GET_EXTENSION_FUNCTION_POINTER, &connect_guid,
-		     sizeof connect_guid, &connectex, sizeof connectex, &bytes,
-		     NULL, NULL) != 0)
+	if (connect && (iocp_count_syscall(), 1) &&
+	    WSAIoctl(s->sock, SIO_GET_EXTENSION_FUNCTION_POINTER,
+		     &connect_guid, sizeof connect_guid, connectex,
+		     sizeof *connectex, &bytes, NULL, NULL) != 0)
 		err = WSAGetLastError();
-	if (err != 0) {
-		iocp_free(s);
-		return err;
-	}
+	return err;
+}
 
-	/* Bind to the port: once, forever (it cannot be undone, and Wine does
-	 * not implement detaching). */
+/* Binds the socket to the port: once, forever (it cannot be undone, and
+ * Wine does not implement detaching), with skip-on-success where safe.
+ * IOCP_ADD_BOUND: an earlier registration may have bound it already. */
+static int bind_port(iocp_port *port, ovl_state *s, uint32_t flags)
+{
+	int skip, err;
+
 	iocp_count_syscall();
-	if (CreateIoCompletionPort((HANDLE)sock, port->iocp, OVL_KEY, 0) !=
+	if (CreateIoCompletionPort((HANDLE)s->sock, port->iocp, OVL_KEY, 0) !=
 	    NULL) {
-		skip = want_skip(sock);
+		skip = want_skip(s->sock);
 		iocp_count_syscall();
 		if (skip && !SetFileCompletionNotificationModes(
-				    (HANDLE)sock,
+				    (HANDLE)s->sock,
 				    FILE_SKIP_COMPLETION_PORT_ON_SUCCESS |
 					    FILE_SKIP_SET_EVENT_ON_HANDLE))
 			skip = 0;
 	} else {
 		err = (int)GetLastError();
-		if (err != ERROR_INVALID_PARAMETER) {
-			iocp_free(s);
+		if (err != ERROR_INVALID_PARAMETER)
 			return err;
-		}
-		if (!(flags & IOCP_ADD_BOUND)) {
-			iocp_free(s);
+		if (!(flags & IOCP_ADD_BOUND))
 			return IOCP_E_BOUND_ELSEWHERE;
-		}
 		skip = (flags & IOCP_ADD_BOUND_SKIP) != 0;
 	}
 	s->skip = (unsigned char)skip;
-	*engine_out = IOCP_ENGINE_OVERLAPPED | (skip ? IOCP_ENGINE_SKIP : 0);
+	return 0;
+}
 
-	AcquireSRWLockExclusive(&port->lock);
-	inherited = (flags & IOCP_ADD_BOUND) && take_prior(port, s);
-	s->next = port->ovl_socks;
-	if (port->ovl_socks != NULL)
-		port->ovl_socks->prev = s;
-	port->ovl_socks = s;
+/* Starts the deferred connect with ConnectEx (under the lock). */
+static void connect_start(iocp_port *port, ovl_state *s,
+			  LPFN_CONNECTEX connectex, const void *addr,
+			  int addr_len)
+{
+	BOOL ok;
+	int err;
+	issued r;
+
+	memcpy(&s->waddr, addr, (size_t)addr_len);
+	s->waddr_len = addr_len;
+	s->connecting = 1;
+	op_reset(&s->wr, OP_CONNECT);
+	iocp_count_syscall();
+	ok = connectex(s->sock, (const struct sockaddr *)&s->waddr,
+		       s->waddr_len, NULL, 0, NULL, &s->wr.ov);
+	err = ok ? 0 : WSAGetLastError();
+	r = op_issued(port, s, &s->wr, ok, err);
+	if (r != ISSUED_OWED)
+		wr_complete(port, s, r == ISSUED_DONE ? 0 : err, 0);
+}
+
+/* Links the bound state into the port and starts it: takes a prior
+ * state's connect over, starts its own, or is connected already. */
+static void state_start(iocp_port *port, ovl_state *s, uint32_t flags,
+			LPFN_CONNECTEX connectex, const void *connect_addr,
+			int connect_addr_len)
+{
+	int inherited = (flags & IOCP_ADD_BOUND) && take_prior(port, s);
+
+	s->next = port->ovl_states;
+	if (port->ovl_states != NULL)
+		port->ovl_states->prev = s;
+	port->ovl_states = s;
 	if (inherited) {
 		/* The prior's connect goes on: its packet completes ours. */
 		s->connecting = 1;
 		op_reset(&s->wr, OP_CONNECT);
 	} else if (connect_addr != NULL) {
-		memcpy(&s->waddr, connect_addr, (size_t)connect_addr_len);
-		s->waddr_len = connect_addr_len;
-		s->connecting = 1;
-		op_reset(&s->wr, OP_CONNECT);
-		iocp_count_syscall();
-		ok = connectex(sock, (const struct sockaddr *)&s->waddr,
-			       s->waddr_len, NULL, 0, NULL, &s->wr.ov);
-		err = ok ? 0 : WSAGetLastError();
-		r = op_issued(port, s, &s->wr, ok, err);
-		if (r != ISSUED_OWED)
-			wr_complete(port, s, r == ISSUED_DONE ? 0 : err, 0);
+		connect_start(port, s, connectex, connect_addr,
+			      connect_addr_len);
 	} else {
 		s->connected = s->kind == K_STREAM;
 	}
 	rd_issue(port, s);
 	evaluate(port, s);
+}
+
+int ovl_add(iocp_port *port, SOCKET sock, uint64_t id, uint32_t interest,
+	    uint32_t flags, const void *connect_addr, int connect_addr_len,
+	    uintptr_t *sock_out, uint32_t *engine_out)
+{
+	LPFN_CONNECTEX connectex = NULL;
+	sock_kind kind = K_STREAM;
+	ovl_state *s;
+	int err;
+
+	err = probe_kind(sock, connect_addr, connect_addr_len, &kind);
+	if (err != 0)
+		return err;
+	s = state_new(sock, kind, id, interest, flags, &err);
+	if (s == NULL)
+		return err;
+	err = load_extensions(s, connect_addr != NULL, &connectex);
+	if (err == 0)
+		err = bind_port(port, s, flags);
+	if (err != 0) {
+		iocp_free(s);
+		return err;
+	}
+	*engine_out = IOCP_ENGINE_OVERLAPPED |
+		      (s->skip ? IOCP_ENGINE_SKIP : 0);
+
+	AcquireSRWLockExclusive(&port->lock);
+	state_start(port, s, flags, connectex, connect_addr, connect_addr_len);
 	ReleaseSRWLockExclusive(&port->lock);
 
 	*sock_out = (uintptr_t)s;
 	return 0;
 }
 
-int ovl_modify(iocp_port *port, ovl_sock *s, uint64_t id, uint32_t interest)
+int ovl_modify(iocp_port *port, ovl_state *s, uint64_t id, uint32_t interest)
 {
+	IOCP_CHECK(!s->deleted);
 	s->id = id;
 	s->interest = interest & DIRECTIONS;
 	s->reported = 0;
@@ -1004,7 +1102,7 @@ int ovl_modify(iocp_port *port, ovl_sock *s, uint64_t id, uint32_t interest)
 	return 0;
 }
 
-void ovl_rearm(iocp_port *port, ovl_sock *s, uint32_t bits)
+void ovl_rearm(iocp_port *port, ovl_state *s, uint32_t bits)
 {
 	bits &= DIRECTIONS;
 	s->reported &= ~bits;
@@ -1022,9 +1120,9 @@ void ovl_rearm(iocp_port *port, ovl_sock *s, uint32_t bits)
 
 /* The connect of deleted state s completed: the SOCKET's newest state, if
  * live and waiting for that connect (take_prior), completes with it. */
-static void pass_connect(iocp_port *port, ovl_sock *s, int err)
+static void pass_connect(iocp_port *port, ovl_state *s, int err)
 {
-	ovl_sock *top;
+	ovl_state *top;
 
 	for (top = s->heir; top->heir != NULL; top = top->heir)
 		;
@@ -1033,46 +1131,54 @@ static void pass_connect(iocp_port *port, ovl_sock *s, int err)
 		wr_complete(port, top, err, 0);
 }
 
-void ovl_dispatch(iocp_port *port, const OVERLAPPED_ENTRY *e)
+/* A packet of deleted state s: a lingering stream send that went in part
+ * sends the rest (the SOCKET is open: Go's, ours, or kept open by the
+ * heir's chain_sending) before the close; otherwise s may go. */
+static void deleted_packet_in(iocp_port *port, ovl_state *s, ovl_op *op,
+			      int err, DWORD bytes)
+{
+	int err2;
+
+	if (op == &s->wr && s->wr.kind == OP_CONNECT && s->heir != NULL)
+		pass_connect(port, s, err);
+	if (!s->sock_closed &&
+	    (s->await_sock || s->owns_sock || s->heir != NULL) &&
+	    op == &s->wr && s->wr.kind == OP_SEND && err == 0 &&
+	    s->kind == K_STREAM && bytes < s->wlen - s->woff) {
+		s->woff += bytes;
+		if (wr_issue_send(port, s, &err2) == ISSUED_OWED)
+			return;
+	}
+	free_if_done(port, s);
+}
+
+/* Its records come from ovl_emit: ev is not written. */
+int ovl_complete(iocp_port *port, const OVERLAPPED_ENTRY *e, iocp_event *ev)
 {
 	ovl_op *op = container_of(e->lpOverlapped, ovl_op, ov);
-	ovl_sock *s = op->s;
-	int err, err2;
+	ovl_state *s = op->s;
+	int err;
 
+	(void)ev;
 	if (!op->pending)
-		return; /* owes nothing: not one of our packets */
-	op->pending = 0;
-	port->in_flight--;
+		return 0; /* owes nothing: not one of our packets */
+	op_packet_in(port, op);
 	err = status_error(op->ov.Internal);
-	if (s->deleted) {
-		if (op == &s->wr && s->wr.kind == OP_CONNECT && s->heir != NULL)
-			pass_connect(port, s, err);
-		/* Lingering (the SOCKET is open: Go's, ours, or kept open by
-		 * the heir's chain_sending): a stream send that went in part
-		 * sends the rest before the close. */
-		if (!s->sock_closed &&
-		    (s->await_sock || s->owns_sock || s->heir != NULL) &&
-		    op == &s->wr &&
-		    s->wr.kind == OP_SEND && err == 0 && s->kind == K_STREAM &&
-		    e->dwNumberOfBytesTransferred < s->wlen - s->woff) {
-			s->woff += e->dwNumberOfBytesTransferred;
-			if (wr_issue_send(port, s, &err2) == ISSUED_OWED)
-				return;
-		}
-		free_if_done(port, s);
-		return;
-	}
-	if (op == &s->rd)
+	if (s->deleted)
+		deleted_packet_in(port, s, op, err,
+				  e->dwNumberOfBytesTransferred);
+	else if (op == &s->rd)
 		rd_complete(port, s, err, e->dwNumberOfBytesTransferred);
 	else
 		wr_complete(port, s, err, e->dwNumberOfBytesTransferred);
+	return 0;
 }
 
 void ovl_cancel_all(iocp_port *port)
 {
-	ovl_sock *s;
+	ovl_state *s;
 
-	for (s = port->ovl_socks; s != NULL; s = s->next) {
+	for (s = port->ovl_states; s != NULL; s = s->next) {
 		cancel_op(s, &s->rd);
 		cancel_op(s, &s->wr);
 	}
@@ -1082,88 +1188,98 @@ void ovl_drain_one(iocp_port *port, const OVERLAPPED_ENTRY *e)
 {
 	ovl_op *op = container_of(e->lpOverlapped, ovl_op, ov);
 
-	if (op->pending) {
-		op->pending = 0;
-		port->in_flight--;
-	}
+	if (op->pending)
+		op_packet_in(port, op);
 }
 
 void ovl_free_all(iocp_port *port)
 {
-	while (port->ovl_socks != NULL)
-		state_free(port, port->ovl_socks);
+	while (port->ovl_states != NULL)
+		state_free(port, port->ovl_states);
 	port->ovl_retired = NULL;
 }
 
 /* ---- the data path ---- */
 
+/* iocp_ovl_send for UDP: one datagram to `to`. */
+static int send_dgram(iocp_port *port, ovl_state *s, const void *buf,
+		      int len, const void *to, int to_len, int *n_out)
+{
+	int err2;
+
+	if (to == NULL || to_len <= 0 || to_len > (int)sizeof s->waddr)
+		return WSAEINVAL;
+	if ((s->wbuf = iocp_alloc(len > 0 ? (size_t)len : 1)) == NULL)
+		return ERROR_NOT_ENOUGH_MEMORY;
+	memcpy(&s->waddr, to, (size_t)to_len);
+	s->waddr_len = to_len;
+	memcpy(s->wbuf, buf, (size_t)len);
+	s->wlen = (DWORD)len;
+	s->woff = 0;
+	if (wr_issue_send(port, s, &err2) == ISSUED_FAILED)
+		return err2;
+	*n_out = len;
+	return 0;
+}
+
+/* iocp_ovl_send for a stream: copy and send while the kernel takes it at
+ * once; stop at the first send left in flight. */
+static int send_stream(iocp_port *port, ovl_state *s, const void *buf,
+		       int len, int *n_out)
+{
+	int n = 0, err = 0, err2, chunk;
+	issued r;
+
+	while (n < len) {
+		chunk = len - n < SEND_MAX ? len - n : SEND_MAX;
+		if (s->wbuf == NULL && (s->wbuf = iocp_alloc(chunk)) == NULL) {
+			err = ERROR_NOT_ENOUGH_MEMORY;
+			break;
+		}
+		memcpy(s->wbuf, (const char *)buf + n, (size_t)chunk);
+		s->wlen = (DWORD)chunk;
+		s->woff = 0;
+		r = wr_issue_send(port, s, &err2);
+		if (r == ISSUED_FAILED) {
+			/* What was accepted before stays accepted; the error
+			 * comes with the next send. */
+			s->send_err = err2;
+			s->wr_hints = IOCP_WRITE_CLOSED | IOCP_ERROR;
+			if (n == 0)
+				err = err2;
+			break;
+		}
+		n += chunk;
+		if (r == ISSUED_OWED)
+			break;
+	}
+	*n_out = n;
+	return err;
+}
+
 int iocp_ovl_send(uintptr_t port_handle, uintptr_t sock, const void *buf,
 		  int len, const void *to, int to_len, int *n_out)
 {
 	iocp_port *port = (iocp_port *)port_handle;
-	ovl_sock *s = (ovl_sock *)sock;
-	int n = 0, err = 0, err2, chunk;
-	issued r;
+	ovl_state *s = (ovl_state *)sock;
+	int n = 0, err;
 
 	*n_out = 0;
 	if (len < 0 || ENGINE_OF(sock) != IOCP_ENGINE_OVERLAPPED)
 		return ERROR_INVALID_PARAMETER;
 	AcquireSRWLockExclusive(&port->lock);
-	if (s->send_err != 0) {
+	if (s->send_err != 0)
 		err = s->send_err;
-	} else if (s->kind == K_LISTENER) {
+	else if (s->kind == K_LISTENER)
 		err = WSAENOTCONN;
-	} else if (s->connecting || s->wr.pending) {
+	else if (s->connecting || s->wr.pending)
 		err = WSAEWOULDBLOCK;
-	} else if (s->kind == K_STREAM && !s->connected) {
+	else if (s->kind == K_STREAM && !s->connected)
 		err = s->connect_err != 0 ? s->connect_err : WSAENOTCONN;
-	} else if (s->kind == K_DGRAM) {
-		if (to == NULL || to_len <= 0 ||
-		    to_len > (int)sizeof s->waddr) {
-			err = WSAEINVAL;
-		} else if ((s->wbuf = iocp_alloc(len > 0 ? (size_t)len : 1)) ==
-			   NULL) {
-			err = ERROR_NOT_ENOUGH_MEMORY;
-		} else {
-			memcpy(&s->waddr, to, (size_t)to_len);
-			s->waddr_len = to_len;
-			memcpy(s->wbuf, buf, (size_t)len);
-			s->wlen = (DWORD)len;
-			s->woff = 0;
-			r = wr_issue_send(port, s, &err2);
-			if (r == ISSUED_FAILED)
-				err = err2;
-			else
-				n = len;
-		}
-	} else {
-		/* Stream: copy and send while the kernel takes it at once;
-		 * stop at the first send left in flight. */
-		while (n < len) {
-			chunk = len - n < SEND_MAX ? len - n : SEND_MAX;
-			if (s->wbuf == NULL &&
-			    (s->wbuf = iocp_alloc(chunk)) == NULL) {
-				err = ERROR_NOT_ENOUGH_MEMORY;
-				break;
-			}
-			memcpy(s->wbuf, (const char *)buf + n, (size_t)chunk);
-			s->wlen = (DWORD)chunk;
-			s->woff = 0;
-			r = wr_issue_send(port, s, &err2);
-			if (r == ISSUED_FAILED) {
-				/* What was accepted before stays accepted; the
-				 * error comes with the next send. */
-				s->send_err = err2;
-				s->wr_hints = IOCP_WRITE_CLOSED | IOCP_ERROR;
-				if (n == 0)
-					err = err2;
-				break;
-			}
-			n += chunk;
-			if (r == ISSUED_OWED)
-				break;
-		}
-	}
+	else if (s->kind == K_DGRAM)
+		err = send_dgram(port, s, buf, len, to, to_len, &n);
+	else
+		err = send_stream(port, s, buf, len, &n);
 	if (!s->wr.pending)
 		wr_free_buffer(s);
 	/* Go sees WSAEWOULDBLOCK (or a short count): the next completion of
@@ -1183,7 +1299,7 @@ int iocp_ovl_recvfrom(uintptr_t port_handle, uintptr_t sock, void *buf,
 		      int len, void *from, int *from_len, int *n_out)
 {
 	iocp_port *port = (iocp_port *)port_handle;
-	ovl_sock *s = (ovl_sock *)sock;
+	ovl_state *s = (ovl_state *)sock;
 	int err = 0, n = 0;
 
 	*n_out = 0;
@@ -1231,7 +1347,7 @@ int iocp_ovl_accept(uintptr_t port_handle, uintptr_t sock,
 		    uintptr_t *socket_out, void *remote, int *remote_len)
 {
 	iocp_port *port = (iocp_port *)port_handle;
-	ovl_sock *s = (ovl_sock *)sock;
+	ovl_state *s = (ovl_state *)sock;
 	SOCKET a = INVALID_SOCKET;
 	int err = 0;
 
@@ -1280,7 +1396,7 @@ int iocp_ovl_accept(uintptr_t port_handle, uintptr_t sock,
 int iocp_ovl_connect_status(uintptr_t port_handle, uintptr_t sock, int take)
 {
 	iocp_port *port = (iocp_port *)port_handle;
-	ovl_sock *s = (ovl_sock *)sock;
+	ovl_state *s = (ovl_state *)sock;
 	int err = 0;
 
 	if (ENGINE_OF(sock) != IOCP_ENGINE_OVERLAPPED)
@@ -1307,7 +1423,7 @@ int iocp_ovl_delete(uintptr_t port_handle, uintptr_t sock, uint32_t flags,
 	if (ENGINE_OF(sock) != IOCP_ENGINE_OVERLAPPED)
 		return ERROR_INVALID_PARAMETER;
 	AcquireSRWLockExclusive(&port->lock);
-	delete_state(port, (ovl_sock *)sock, (flags & IOCP_REARM_LINGER) != 0,
+	delete_state(port, (ovl_state *)sock, (flags & IOCP_REARM_LINGER) != 0,
 		     held);
 	ReleaseSRWLockExclusive(&port->lock);
 	return 0;
@@ -1320,7 +1436,7 @@ int iocp_ovl_handover(uintptr_t port_handle, uintptr_t sock)
 	if (ENGINE_OF(sock) != IOCP_ENGINE_OVERLAPPED)
 		return ERROR_INVALID_PARAMETER;
 	AcquireSRWLockExclusive(&port->lock);
-	ovl_handover(port, (ovl_sock *)sock);
+	ovl_handover(port, (ovl_state *)sock);
 	ReleaseSRWLockExclusive(&port->lock);
 	return 0;
 }

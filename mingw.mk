@@ -7,18 +7,21 @@
 #   windows-deps         install mingw-w64 and Wine if missing (as root), else explain
 #   wine-prefix          build the ProcessPrng shim DLL, install it and the
 #                        go_windows_amd64_exec wrapper, create the prefix once
-#   test-windows         go test (cgo), go test -race (cgo) with the C core and with
-#                        the pure-Go core, go test with CGO_ENABLED=0 (pure-Go
-#                        core), test-csrc, under Wine
-#   test-windows-purego  go test with CGO_ENABLED=0, under Wine
-#   test-csrc            the C core's own tests (csrc/core_test.c, csrc/ovl_test.c), under Wine
+#   test-windows         every Windows run: the parts below, in the order listed
+#                        (its one definition, after wine-prefix)
+#   test-windows-cgo     go test (cgo: the C core), under Wine
+#   test-windows-race    go test -race (cgo) with the C core, then with the
+#                        pure-Go core (POLLER_CORE=go), under Wine
+#   test-windows-purego  go test with CGO_ENABLED=0 (pure-Go core), under Wine
+#   test-csrc            the C core's own tests (csrc/core_test.c, csrc/ovl_test.c,
+#                        built with -DIOCP_CHECKS=1), under Wine
 #   demo-windows         go run ./examples/delay under Wine, then examples/echo
 #                        with its -load client: a Wine smoke figure
 #   vet-windows          go vet for windows/amd64 (cgo on and off), windows/386 and
 #                        windows/arm64 (cgo off); installs nothing
 #   test-windows-386     the suite as windows/386 (pure-Go core) under 32-bit Wine;
 #                        installs wine32 and gcc-mingw-w64-i686 as root, else skips
-#                        loudly (test-windows runs it)
+#                        loudly (end of file)
 #   wine-stop            stop this prefix's wineserver (never anyone else's)
 #   wine-clean           stop it and delete the prefix (~700 MB)
 #   bench-windows        both Windows cores' crossings into BENCHMARKS.md (end of file)
@@ -63,8 +66,8 @@ OR_WINE_STOP = || { st=$$?; $(WINE_STOP); exit $$st; }
 # wineserver and fail.
 wine-run = @echo '$(subst ','\'',$(1))'; $(1) $(OR_WINE_STOP)
 
-.PHONY: windows-deps wine-prefix test-windows test-windows-purego test-csrc \
-	demo-windows vet-windows wine-stop wine-clean
+.PHONY: windows-deps wine-prefix test-windows test-windows-cgo test-windows-race \
+	test-windows-purego test-csrc demo-windows vet-windows wine-stop wine-clean
 
 windows-deps:
 	@missing=; \
@@ -117,36 +120,43 @@ $(WINE_STAMP): | $(WINE_SHIM_INSTALLED) windows-deps
 
 wine-prefix: $(WINE_STAMP) $(WINE_SHIM_INSTALLED) $(WINE_EXEC)
 
-test-windows: wine-prefix
+# Every Windows run. test-windows-overlapped and test-windows-386 are
+# defined further down, with what they need.
+test-windows: test-windows-cgo test-windows-race test-windows-purego test-csrc \
+	test-windows-overlapped test-windows-386
+
+test-windows-cgo: wine-prefix
 	$(call wine-run,$(WINENV) $(GO) test $(WINDOWS_TESTFLAGS) $(WINDOWS_PKGS))
+	@$(WINE_STOP)
+
+test-windows-race: wine-prefix
 	$(call wine-run,$(WINENV) $(GO) test -race $(WINDOWS_TESTFLAGS) $(WINDOWS_PKGS))
 	$(call wine-run,$(WINENV) POLLER_CORE=go $(GO) test -race $(WINDOWS_TESTFLAGS) $(WINDOWS_PKGS))
-	$(call wine-run,$(WINENV) CGO_ENABLED=0 $(GO) test $(WINDOWS_TESTFLAGS) $(WINDOWS_PKGS))
-	@$(TEST_CSRC) $(OR_WINE_STOP)
 	@$(WINE_STOP)
 
 test-windows-purego: wine-prefix
 	$(call wine-run,$(WINENV) CGO_ENABLED=0 $(GO) test $(WINDOWS_TESTFLAGS) $(WINDOWS_PKGS))
 	@$(WINE_STOP)
 
-# The C core's tests. If core_test.c #includes iocp.c itself, it is compiled
-# alone; otherwise together with iocp.c and iocp_ovl.c (whose //go:build
-# lines are C comments). csrc/ovl_test.c tests the overlapped engine. Both
-# link csrc/testlib.c, their shared harness.
-TEST_CSRC = srcs="csrc/core_test.c csrc/testlib.c iocp.c iocp_ovl.c"; \
-	if grep -Eq '^[[:space:]]*\#[[:space:]]*include[[:space:]]*"(\.\./)?iocp\.c"' csrc/core_test.c; then \
-		srcs="csrc/core_test.c csrc/testlib.c"; fi; \
-	echo "$(MINGW_CC) -O2 -Wall -Wextra -I. -o $(BUILD)/core_test.exe $$srcs $(CSRC_LIBS)"; \
-	$(MINGW_CC) -O2 -Wall -Wextra -I. -o $(BUILD)/core_test.exe $$srcs $(CSRC_LIBS) && \
-	echo "$(WINE_EXEC) $(BUILD)/core_test.exe" && \
-	WINEPREFIX=$(WINEPREFIX) WINE=$(WINE) WINESERVER=$(WINESERVER) $(WINE_EXEC) $(BUILD)/core_test.exe && \
-	echo "$(MINGW_CC) -O2 -Wall -Wextra -I. -o $(BUILD)/ovl_test.exe csrc/ovl_test.c csrc/testlib.c iocp.c iocp_ovl.c $(CSRC_LIBS)" && \
-	$(MINGW_CC) -O2 -Wall -Wextra -I. -o $(BUILD)/ovl_test.exe csrc/ovl_test.c csrc/testlib.c iocp.c iocp_ovl.c $(CSRC_LIBS) && \
-	echo "$(WINE_EXEC) $(BUILD)/ovl_test.exe" && \
-	WINEPREFIX=$(WINEPREFIX) WINE=$(WINE) WINESERVER=$(WINESERVER) $(WINE_EXEC) $(BUILD)/ovl_test.exe
+# The C core's tests: build/NAME.exe from csrc/NAME.c, linked with the
+# shared harness (csrc/testlib.c) and the core's three sources (whose
+# //go:build lines are C comments), with the core's assertions on
+# (IOCP_CHECK, iocp_int.h). csrc/core_test.c tests the core through
+# iocp.h, csrc/ovl_test.c its overlapped engine.
+CSRC_TESTS = core_test ovl_test
+CORE_SRCS = iocp.c iocp_afd.c iocp_ovl.c
+CORE_HDRS = iocp.h iocp_int.h
 
-test-csrc: wine-prefix
-	@$(TEST_CSRC) $(OR_WINE_STOP)
+$(BUILD)/%.exe: csrc/%.c csrc/testlib.c csrc/testlib.h $(CORE_SRCS) $(CORE_HDRS) mingw.mk | windows-deps
+	@mkdir -p $(@D)
+	$(MINGW_CC) -O2 -Wall -Wextra -DIOCP_CHECKS=1 -I. -o $@ $< csrc/testlib.c $(CORE_SRCS) $(CSRC_LIBS)
+
+test-csrc: wine-prefix $(CSRC_TESTS:%=$(BUILD)/%.exe)
+	@for t in $(CSRC_TESTS); do \
+		echo "$(WINE_EXEC) $(BUILD)/$$t.exe"; \
+		WINEPREFIX=$(WINEPREFIX) WINE=$(WINE) WINESERVER=$(WINESERVER) $(WINE_EXEC) $(BUILD)/$$t.exe \
+			$(OR_WINE_STOP); \
+	done
 	@$(WINE_STOP)
 
 demo-windows: wine-prefix
@@ -212,8 +222,6 @@ OVERLAPPED_TESTS = ^($(shell sed -n 's/^func \(Test[A-Za-z0-9_]*\)(t \*testing\.
 
 .PHONY: test-windows-overlapped bench-engines
 
-test-windows: test-windows-overlapped
-
 test-windows-overlapped: wine-prefix
 	$(call wine-run,$(WINENV) POLLER_WINDOWS_ENGINE=overlapped $(GO) test -race $(WINDOWS_TESTFLAGS) -run '$(OVERLAPPED_TESTS)' $(WINDOWS_PKGS))
 	@$(WINE_STOP)
@@ -249,8 +257,6 @@ WINENV386 = CGO_ENABLED=0 GOOS=windows GOARCH=386 \
 WINE_STOP32 = if [ -n "$(WINESERVER)" ]; then WINEPREFIX=$(WINEPREFIX32) $(WINESERVER) -k 2>/dev/null; fi; true
 
 .PHONY: windows-deps-386 test-windows-386
-
-test-windows: test-windows-386
 
 # Exits 0 with the tools there, 1 (having said why) without.
 windows-deps-386:

@@ -10,7 +10,7 @@ import (
 // AFD (as mio and wepoll do), or, for sockets AFD cannot poll, driven by
 // overlapped operations (poller_ovl_windows.go). The port and its
 // per-socket states live in a core behind the interface below: the C core
-// (core_cgo_windows.go: iocp.c and iocp_ovl.c) or the pure-Go core
+// (core_cgo_windows.go: iocp.c, iocp_afd.c and iocp_ovl.c) or the pure-Go core
 // (core_go_windows.go, AFD only). This file keeps what both share:
 // registration ids, the queue of re-arms that the next wait flushes in the
 // same crossing, and deletes made during a blocked wait, which retire the

@@ -1,10 +1,10 @@
 /*
  * core_test.c: tests of the C core (iocp.c) through its API in iocp.h.
  *
- * Build (from the repository root; the harness is csrc/testlib.c, shared
- * with csrc/ovl_test.c):
- *   x86_64-w64-mingw32-gcc -O2 -Wall -Wextra -I. -o build/core_test.exe \
- *       csrc/core_test.c csrc/testlib.c iocp.c iocp_ovl.c \
+ * Build (make test-csrc does it; from the repository root; the harness
+ * is csrc/testlib.c, shared with csrc/ovl_test.c):
+ *   x86_64-w64-mingw32-gcc -O2 -Wall -Wextra -DIOCP_CHECKS=1 -I. -o build/core_test.exe \
+ *       csrc/core_test.c csrc/testlib.c iocp.c iocp_afd.c iocp_ovl.c \
  *       -lws2_32 -lmswsock -lntdll
  * Run:
  *   WINEPREFIX=$PWD/build/wineprefix WINEDEBUG=-all \

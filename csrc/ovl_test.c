@@ -3,10 +3,10 @@
  * iocp.h, each run with skip-on-success decided per socket (on under Wine)
  * and again with it forced off.
  *
- * Build (from the repository root; the harness is csrc/testlib.c, shared
- * with csrc/core_test.c):
- *   x86_64-w64-mingw32-gcc -O2 -Wall -Wextra -I. -o build/ovl_test.exe \
- *       csrc/ovl_test.c csrc/testlib.c iocp.c iocp_ovl.c \
+ * Build (make test-csrc does it; from the repository root; the harness
+ * is csrc/testlib.c, shared with csrc/core_test.c):
+ *   x86_64-w64-mingw32-gcc -O2 -Wall -Wextra -DIOCP_CHECKS=1 -I. -o build/ovl_test.exe \
+ *       csrc/ovl_test.c csrc/testlib.c iocp.c iocp_afd.c iocp_ovl.c \
  *       -lws2_32 -lmswsock -lntdll
  * Run:
  *   WINEPREFIX=$PWD/build/wineprefix WINEDEBUG=-all \
