@@ -216,7 +216,8 @@ bench-windows: wine-prefix
 # <!-- engines:begin --> and <!-- engines:end -->, and nothing else.
 
 # The portable behaviour files: every test in them runs under this engine too.
-PORTABLE_TEST_FILES = poller_test.go raw_test.go connect_test.go fault_test.go holes_test.go delete_race_test.go example_test.go
+PORTABLE_TEST_FILES = poller_test.go raw_test.go connect_test.go fault_test.go holes_test.go delete_race_test.go example_test.go \
+	udp_addrport_test.go udp_connected_test.go udp_options_test.go udp_load_test.go
 
 OVERLAPPED_TESTS = ^($(shell sed -n 's/^func \(Test[A-Za-z0-9_]*\)(t \*testing\.T).*/\1/p' $(PORTABLE_TEST_FILES) | paste -sd'|' -)|Example|TestOverlapped.*|TestRearmQueuedForNextWait)$$
 
