@@ -46,61 +46,18 @@ func (d *Dialer) DialUDP(network, address string) (*UDPSocket, error) {
 	if network != "udp" && network != "udp4" && network != "udp6" {
 		return nil, &net.OpError{Op: "dial", Net: network, Err: ErrInvalidAddress}
 	}
-	if d == nil {
-		d = &Dialer{}
-	}
-	ip, port, zone, family, err := resolve(network, address)
+	t, err := d.prepare(network, address, syscall.SOCK_DGRAM)
 	if err != nil {
 		return nil, err
 	}
-	if ip == nil || ip.IsUnspecified() {
-		ip = net.IPv4(127, 0, 0, 1)
-		if family == syscall.AF_INET6 {
-			ip = net.IPv6loopback
-		}
-	}
-	sa, err := toSockaddr(family, ip, port, zone)
-	if err != nil {
-		return nil, err
-	}
-	var local syscall.Sockaddr
-	if d.LocalAddr != nil {
-		la, ok := d.LocalAddr.(*net.UDPAddr)
-		if !ok || la == nil {
-			err = fmt.Errorf("%w: LocalAddr %T is not a *net.UDPAddr", ErrInvalidAddress, d.LocalAddr)
-		} else if family == syscall.AF_INET6 && la.IP != nil && la.IP.To4() != nil {
-			err = fmt.Errorf("%w: LocalAddr %v is IPv4, the remote address IPv6", ErrInvalidAddress, la)
-		} else {
-			local, err = toSockaddr(family, la.IP, la.Port, la.Zone)
-		}
-		if err != nil {
-			return nil, &net.OpError{Op: "dial", Net: network, Addr: d.LocalAddr, Err: err}
-		}
-	}
-	fd, err := sysSocket(family, syscall.SOCK_DGRAM)
-	if err != nil {
-		return nil, err
-	}
-	u := &UDPSocket{sock: newSocket(fd), family: family}
-	if d.Control != nil {
-		if err := d.Control(netName(network, family), sockaddrString(ip, family, port), rawConn{u.sock}); err != nil {
-			sysCloseSocket(fd)
-			return nil, &net.OpError{Op: "dial", Net: network, Err: err}
-		}
-	}
-	if local != nil {
-		if err := sysBind(fd, local); err != nil {
-			sysCloseSocket(fd)
-			return nil, sysError("bind", err)
-		}
-	}
-	if err := sysConnect(fd, sa); err != nil {
-		sysCloseSocket(fd)
+	if err := sysConnect(t.sock.fd, t.sa); err != nil {
+		sysCloseSocket(t.sock.fd)
 		return nil, sysError("connect", err)
 	}
-	sysUDPConnected(fd)
-	peer, _ := sockaddrAddrPort(sa)
-	if u.peer, err = u.destination(peer.Addr(), peer.Port(), zone); err != nil {
+	sysUDPConnected(t.sock.fd)
+	u := &UDPSocket{sock: t.sock, family: t.family}
+	peer, _ := sockaddrAddrPort(t.sa)
+	if u.peer, err = u.destination(peer.Addr(), peer.Port(), t.zone); err != nil {
 		u.Close()
 		return nil, err
 	}
