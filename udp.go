@@ -52,16 +52,10 @@ func (u *UDPSocket) ReadFrom(p []byte) (int, net.Addr, error) {
 // unspecified address of the socket's family). It makes no allocation for
 // an address without a zone.
 func (u *UDPSocket) WriteTo(p []byte, addr net.Addr) (int, error) {
-	if u == nil {
-		return 0, ErrNilSource
-	}
-	if err := u.sock.acquire(); err != nil {
+	if err := u.holdForWriteTo(); err != nil {
 		return 0, err
 	}
 	defer u.sock.release()
-	if u.connected() {
-		return 0, errWriteToConnected()
-	}
 	ua, ok := addr.(*net.UDPAddr)
 	if !ok || ua == nil {
 		return 0, fmt.Errorf("%w: %T is not a *net.UDPAddr", ErrInvalidAddress, addr)

@@ -67,16 +67,10 @@ func (u *UDPSocket) recvfrom(p []byte) (int, netip.AddrPort, error) {
 // On a connected socket (DialUDP) it fails with an error matching
 // net.ErrWriteToConnected, as in package net: use Write.
 func (u *UDPSocket) WriteToAddrPort(p []byte, addr netip.AddrPort) (int, error) {
-	if u == nil {
-		return 0, ErrNilSource
-	}
-	if err := u.sock.acquire(); err != nil {
+	if err := u.holdForWriteTo(); err != nil {
 		return 0, err
 	}
 	defer u.sock.release()
-	if u.connected() {
-		return 0, errWriteToConnected()
-	}
 	to, err := u.destination(addr.Addr(), addr.Port(), addr.Addr().Zone())
 	if err != nil {
 		return 0, err

@@ -67,9 +67,21 @@ func (d *Dialer) DialUDP(network, address string) (*UDPSocket, error) {
 // connected reports whether DialUDP connected the socket.
 func (u *UDPSocket) connected() bool { return u.peer.family != 0 }
 
-// errWriteToConnected: WriteTo on a connected socket, as in package net.
-func errWriteToConnected() error {
-	return &net.OpError{Op: "write", Net: "udp", Err: net.ErrWriteToConnected}
+// holdForWriteTo takes the reference WriteTo and WriteToAddrPort release,
+// unless the socket is nil, closed or connected (an error matching
+// net.ErrWriteToConnected, as in package net).
+func (u *UDPSocket) holdForWriteTo() error {
+	if u == nil {
+		return ErrNilSource
+	}
+	if err := u.sock.acquire(); err != nil {
+		return err
+	}
+	if u.connected() {
+		u.sock.release()
+		return &net.OpError{Op: "write", Net: "udp", Err: net.ErrWriteToConnected}
+	}
+	return nil
 }
 
 // Read reads one datagram into p (truncating what does not fit), or
