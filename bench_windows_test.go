@@ -16,15 +16,17 @@ package poller
 // TCPStream.Read (socket.go's Read makes exactly one).
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"runtime"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/evpoll/poller/internal/benchmd"
 )
 
 var benchReady = []int{1, 64, 1024}
@@ -172,22 +174,17 @@ func BenchmarkCores(parent *testing.B) {
 	if path := os.Getenv("POLLER_BENCH_MD"); path != "" && !parent.Failed() {
 		section := coreBenchMarkdown(results)
 		fmt.Print(section)
-		if err := spliceBenchSection(path, section); err != nil {
+		if err := benchmd.Replace(path, "windows", section); err != nil {
 			parent.Fatal(err)
 		}
 	}
 }
 
-const (
-	windowsBegin = "<!-- windows:begin -->"
-	windowsEnd   = "<!-- windows:end -->"
-)
-
 // coreBenchMarkdown renders the results as the Windows section of
-// BENCHMARKS.md, markers included.
+// BENCHMARKS.md (benchmd.Replace adds the markers).
 func coreBenchMarkdown(results []*coreBenchResult) string {
 	var w strings.Builder
-	fmt.Fprintf(&w, "%s\n## Windows cores\n\n", windowsBegin)
+	w.WriteString("## Windows cores\n\n")
 	w.WriteString("Reproduce with `make bench-windows` (runs `BenchmarkCores` in bench_windows_test.go under\n" +
 		"Wine, one cgo binary holding both cores, and rewrites this section).\n\n")
 	w.WriteString("A round: the peers of *ready* TCP streams, registered Readable, write 16 bytes each; then\n" +
@@ -225,7 +222,6 @@ func coreBenchMarkdown(results []*coreBenchResult) string {
 		"  cores: the re-arm it causes is queued, and paid inside the next `Wait` (counted there).\n" +
 		"- ns per event are Wine smoke figures: every Windows call under Wine is a round trip to\n" +
 		"  wineserver, so they say nothing about speed on Windows.\n")
-	fmt.Fprintf(&w, "%s\n", windowsEnd)
 	return w.String()
 }
 
@@ -239,26 +235,195 @@ func coreLabel(name string) string {
 	return name
 }
 
-// spliceBenchSection replaces the windows section of the file at path,
-// creating the file (with an empty Linux section) when it is missing, and
-// leaving everything outside the windows markers as it was.
-func spliceBenchSection(path, section string) error {
-	old, err := os.ReadFile(path)
-	if errors.Is(err, os.ErrNotExist) {
-		old = []byte("# Benchmarks\n\n<!-- linux:begin -->\n<!-- linux:end -->\n\n" + windowsBegin + "\n" + windowsEnd + "\n")
-	} else if err != nil {
-		return err
+// figureCounters reads the C core's counters for the engine figures
+// (iocp_live_bytes, iocp_syscalls): set by poller_ovl_windows_test.go in cgo
+// builds, nil without cgo.
+var figureCounters *struct {
+	liveBytes func() int64
+	syscalls  func() uint64
+}
+
+type engineFigures struct {
+	name                  string
+	streamBytes, udpBytes float64 // C heap per idle registration
+	listenerBytes         float64
+	waitsPerRound         float64
+	cgoPerEvent           float64 // Go-to-C crossings
+	goSyscallsPerEvent    float64 // recv and send made from Go
+	cSyscallsPerEvent     float64 // Winsock / IOCP / NT calls made in C
+}
+
+// measureEngine takes an engine's figures; overlapped picks the engine.
+func measureEngine(t *testing.T, overlapped bool) engineFigures {
+	oldCore, oldForce := newCore, forceOverlapped.Swap(overlapped)
+	newCore = cCoreNew
+	defer func() { newCore, _ = oldCore, forceOverlapped.Swap(oldForce) }()
+	f := engineFigures{name: "AFD (IOCTL_AFD_POLL)"}
+	if overlapped {
+		f.name = "overlapped (iocp_ovl.c)"
 	}
-	i := bytes.Index(old, []byte(windowsBegin))
-	j := bytes.Index(old, []byte(windowsEnd))
-	var out []byte
-	switch {
-	case i < 0 && j < 0:
-		out = append(append(bytes.TrimRight(old, "\n"), "\n\n"...), section...)
-	case i >= 0 && j > i:
-		out = append(append(append([]byte{}, old[:i]...), strings.TrimSuffix(section, "\n")...), old[j+len(windowsEnd):]...)
-	default:
-		return fmt.Errorf("%s: unbalanced %s / %s markers", path, windowsBegin, windowsEnd)
+	p := newPoll(t)
+	r := p.Registry()
+	ln := netListener(t)
+
+	// Memory: idle streams registered Readable|Writable (writable
+	// reported), a UDP socket registered Readable, a listener.
+	const idle = 256
+	before := figureCounters.liveBytes()
+	peers := make([]net.Conn, 0, idle)
+	streams := make([]*TCPStream, 0, idle)
+	events := NewEvents(1024)
+	for i := 0; i < idle; i++ {
+		s, err := DialTCP("tcp4", ln.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		if err := r.Register(s, Token(i), Readable|Writable); err != nil {
+			t.Fatal(err)
+		}
+		c, err := ln.Accept()
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		streams, peers = append(streams, s), append(peers, c)
 	}
-	return os.WriteFile(path, out, 0o644)
+	for seen := map[Token]bool{}; len(seen) < idle; {
+		if err := p.Wait(events, eventTimeout); err != nil {
+			t.Fatal(err)
+		}
+		for ev := range events.All() {
+			seen[ev.Token()] = true
+		}
+	}
+	f.streamBytes = float64(figureCounters.liveBytes()-before) / idle
+	before = figureCounters.liveBytes()
+	u, _ := ListenUDP("udp4", "127.0.0.1:0")
+	defer u.Close()
+	r.Register(u, 1<<20, Readable)
+	f.udpBytes = float64(figureCounters.liveBytes() - before)
+	before = figureCounters.liveBytes()
+	l, _ := ListenTCP("tcp4", "127.0.0.1:0")
+	defer l.Close()
+	r.Register(l, 1<<21, Readable)
+	f.listenerBytes = float64(figureCounters.liveBytes() - before)
+
+	// Crossings: 64 of the streams become readable; Wait until all have
+	// reported, Read each until ErrWouldBlock and Write a 16-byte reply.
+	const ready, rounds = 64, 20
+	msg := []byte("0123456789abcdef")
+	buf := make([]byte, 64)
+	var waits, evs, cgo, cSys, goSys float64
+	for round := 0; round < rounds; round++ {
+		for i := 0; i < ready; i++ {
+			peers[i].Write(msg)
+		}
+		time.Sleep(20 * time.Millisecond)
+		c0, s0 := p.sys.core.calls(), figureCounters.syscalls()
+		done := 0
+		for done < ready {
+			if err := p.Wait(events, eventTimeout); err != nil {
+				t.Fatal(err)
+			}
+			waits++
+			for ev := range events.All() {
+				if !ev.IsReadable() {
+					continue
+				}
+				s := streams[ev.Token()]
+				for {
+					goSys++ // one recv
+					_, err := s.Read(buf)
+					if errors.Is(err, ErrWouldBlock) {
+						break
+					}
+					if err != nil {
+						t.Fatal(err)
+					}
+				}
+				if engineOf(t, s.sock) == engineAFD {
+					goSys++ // one send; the engine's is a cgo call
+				}
+				if _, err := s.Write(msg); err != nil {
+					t.Fatal(err)
+				}
+				done++
+				evs++
+			}
+		}
+		cgo += float64(p.sys.core.calls() - c0)
+		cSys += float64(figureCounters.syscalls() - s0)
+		for i := 0; i < ready; i++ {
+			io.ReadFull(peers[i], buf[:len(msg)])
+		}
+	}
+	f.waitsPerRound = waits / rounds
+	f.cgoPerEvent = cgo / evs
+	f.goSyscallsPerEvent = goSys / evs
+	f.cSyscallsPerEvent = cSys / evs
+	return f
+}
+
+func TestOverlappedEngineFigures(t *testing.T) {
+	if figureCounters == nil {
+		t.Skip("needs the C core (a cgo build): the overlapped engine is iocp_ovl.c")
+	}
+	t.Setenv("POLLER_WINDOWS_ENGINE", "")
+	figs := []engineFigures{measureEngine(t, false), measureEngine(t, true)}
+	var b strings.Builder
+	b.WriteString(`## Windows engines: AFD and overlapped
+
+Reproduce with ` + "`make bench-engines`" + ` (runs TestOverlappedEngineFigures in
+bench_windows_test.go under Wine, one cgo binary, both engines of the C core, and rewrites
+this section). The overlapped engine (iocp_ovl.c) is the fallback for sockets whose base
+socket AFD cannot see (non-IFS layered providers); ` + "`POLLER_WINDOWS_ENGINE=overlapped`" + ` forces it.
+
+Memory: C heap bytes per registration, measured (` + "`iocp_live_bytes`" + `, malloc's usable sizes) with
+256 idle streams registered Readable|Writable, one UDP socket and one listener registered Readable.
+Kernel memory is not counted: each engine keeps one request pending per idle socket (AFD: one poll
+IRP on a shared helper handle; overlapped: one zero-byte receive IRP on the socket itself, which
+pins no buffer).
+
+Crossings: 64 streams made readable by their peers (16 bytes each); ` + "`Wait`" + ` (capacity 1,024)
+until all have reported; each stream read until ` + "`ErrWouldBlock`" + ` and answered with one 16-byte
+` + "`Write`" + `; 20 rounds. A crossing is a Go-to-C call (cgo) or a system call made from Go (` + "`recv`" + `,
+` + "`send`" + `); the system calls the C core makes on its side are counted apart. Counts, not times, carry over
+to Windows.
+
+| engine | C bytes per idle stream | per UDP socket | per listener | Waits per round | cgo calls per event | Go system calls per event | crossings per event | C-side system calls per event |
+|---|---:|---:|---:|---:|---:|---:|---:|---:|
+`)
+	for _, f := range figs {
+		fmt.Fprintf(&b, "| %s | %.0f | %.0f | %.0f | %.2f | %.3f | %.3f | %.3f | %.3f |\n",
+			f.name, f.streamBytes, f.udpBytes, f.listenerBytes, f.waitsPerRound, f.cgoPerEvent,
+			f.goSyscallsPerEvent, f.cgoPerEvent+f.goSyscallsPerEvent, f.cSyscallsPerEvent)
+	}
+	b.WriteString(`
+Reading the table:
+
+- Memory. An AFD registration is one ` + "`iocp_sock`" + ` (its IO_STATUS_BLOCK and AFD_POLL_INFO) plus a
+  32nd of a helper record. An overlapped one is one ` + "`ovl_sock`" + `: two OVERLAPPED records and the
+  addresses its operations need; its send buffer exists only while a send is in flight (at
+  most 64 KiB, for a backlog the kernel did not take at once). A UDP socket adds the 64 KiB
+  datagram buffer its pending WSARecvFrom fills (a zero-byte receive could drop a datagram);
+  a listener adds nothing on the heap but holds one pre-created socket for its AcceptEx.
+- Crossings. Reads are ` + "`recv`" + ` from Go in both engines (the data, then WSAEWOULDBLOCK). AFD's
+  reply is a ` + "`send`" + ` from Go; the overlapped engine's is one cgo call into
+  ` + "`iocp_ovl_send`" + `, which copies into the C buffer and issues WSASend: one crossing either way.
+  Each Wait is one cgo call for both: the re-arms it carries (AFD polls, zero-byte receives)
+  are issued on the C side.
+- C-side system calls per event: AFD re-submits one poll per re-arm and shares one
+  GetQueuedCompletionStatusEx per batch. The overlapped engine issues the zero-byte WSARecv
+  per re-arm, peeks one byte when it completes (to tell data from FIN), and issues the
+  reply's WSASend; with skip-on-success (set where the provider has IFS handles, as here)
+  a send the kernel takes at once queues no packet.
+`)
+	section := b.String()
+	t.Log("\n" + section)
+	if path := os.Getenv("POLLER_ENGINES_MD"); path != "" {
+		if err := benchmd.Replace(path, "engines", section); err != nil {
+			t.Fatal(err)
+		}
+	}
 }

@@ -77,6 +77,7 @@ func TestOneCrossingPerWait(t *testing.T) {
 // Both cores of a cgo build run side by side in one process, each with its
 // own port, and give back every allocation when closed.
 func TestCoresSideBySide(t *testing.T) {
+	requireAFD(t, "it runs the pure-Go core, which has only AFD")
 	cores := buildCores()
 	if len(cores) != 2 {
 		t.Fatalf("a cgo build has %d cores, want 2", len(cores))

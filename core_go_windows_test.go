@@ -2,38 +2,14 @@ package poller
 
 // Checks of the pure-Go core (core_go_windows.go) and the core switch.
 //
-// POLLER_CORE picks the core every test's Poll uses: "c" (the default of
-// cgo builds) or "go" (the only core, and so the default, without cgo).
-// It is read here, in the test binary only; the package itself has no knob.
-// So `POLLER_CORE=go go test -race` runs the whole suite with the pure-Go
-// core under the race detector, which needs cgo.
+// POLLER_CORE picks the core of every test's Poll (main_test.go).
 
 import (
 	"errors"
-	"fmt"
-	"os"
 	"testing"
 	"time"
 	"unsafe"
 )
-
-func TestMain(m *testing.M) {
-	switch name := os.Getenv("POLLER_CORE"); name {
-	case "":
-	case "go":
-		newCore = newGoCore
-	case "c":
-		if cCoreNew == nil {
-			fmt.Fprintln(os.Stderr, "POLLER_CORE=c: this build has no C core (built without cgo)")
-			os.Exit(2)
-		}
-		newCore = cCoreNew
-	default:
-		fmt.Fprintf(os.Stderr, "POLLER_CORE=%q: want c or go\n", name)
-		os.Exit(2)
-	}
-	os.Exit(m.Run())
-}
 
 // namedCore is one core a test or benchmark can run.
 type namedCore struct {
@@ -90,6 +66,7 @@ func udpSockets(t testing.TB, p *Poll, n int, interest Interest) []*UDPSocket {
 // Read until ErrWouldBlock makes no core call (its re-arm waits for the
 // next Wait). The states live in the core's VirtualAlloc chunks.
 func TestGoCoreCrossings(t *testing.T) {
+	requireAFD(t, "the pure-Go core has only AFD")
 	p := newPollWith(t, newGoCore)
 	g := p.sys.core.(*goCore)
 	const n = 300
@@ -157,6 +134,7 @@ func TestGoCoreCrossings(t *testing.T) {
 // cancels it and resubmits after its packet; a state deleted with a poll in
 // flight is freed exactly when that packet is dequeued, not before.
 func TestGoCoreCancelResubmitAndDeferredFree(t *testing.T) {
+	requireAFD(t, "the pure-Go core has only AFD")
 	p := newPollWith(t, newGoCore)
 	g := p.sys.core.(*goCore)
 	s, _ := streamPair(t)

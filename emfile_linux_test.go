@@ -214,7 +214,8 @@ func echoUpper(t *testing.T, p *Poll, events *Events, s *TCPStream, tok Token) {
 	if err := p.Registry().Register(s, tok, Readable); err != nil {
 		t.Fatal(err)
 	}
-	msg := readUntil(t, p, events, s, tok, 3)
+	f := &fixture{t: t, p: p, events: events}
+	msg := f.read(s, tok, 3)
 	if n, err := s.Write([]byte(strings.ToUpper(string(msg)))); n != len(msg) || err != nil {
 		t.Fatalf("Write = %d, %v", n, err)
 	}

@@ -51,6 +51,7 @@ const (
 )
 
 func FuzzRegistry(f *testing.F) {
+	requireAFD(f, "its streams are accepted before they are registered")
 	// A few seeds in code; more in testdata/fuzz/FuzzRegistry.
 	f.Add([]byte{opRegister, 0, 1, 3, opPeerWrite, 0, 10, opWait, 0, opRead, 0, opWait, 0})
 	f.Add([]byte{opRegister, 1, 2, 1, opPeerWrite, 1, 5, opDeregister, 1, opWait, 1, opPeerWrite, 1, 5, opWait, 1})
@@ -367,7 +368,7 @@ func (m *fuzzModel) finish() {
 	}
 	for _, fs := range m.streams {
 		// Peers reset (linger 0): no TIME_WAIT piles up over many runs.
-		fs.peer.(*net.TCPConn).SetLinger(0)
+		fs.peer.(tcpPeer).SetLinger(0)
 		fs.peer.Close()
 		if fs.open {
 			m.expect("final Close", fs.s.Close(), nil)

@@ -203,28 +203,22 @@ bench-windows: wine-prefix
 # The overlapped engine (iocp_ovl.c: the C core's fallback for sockets AFD
 # cannot poll).
 #
-# test-windows-overlapped: the behaviour suite (every test of
-# PORTABLE_TEST_FILES, and Example) and the engine's own tests (TestOverlapped*, in
-# poller_ovl_windows_test.go), under Wine with -race, with the engine forced
-# for every socket (POLLER_WINDOWS_ENGINE=overlapped). The other files' tests
-# are AFD- or core-specific (the pure-Go core has no overlapped engine; some
-# accept a dialed stream before registering it, which a connect deferred to
-# Register cannot serve) and run in test-windows. test-windows runs it.
+# test-windows-overlapped: the package's tests under Wine with -race, with
+# the engine forced for every socket (POLLER_WINDOWS_ENGINE=overlapped). A
+# test that cannot apply to this engine skips itself and says why
+# (requireAFD in helpers_windows_test.go: the pure-Go core has no overlapped
+# engine; tests of the automatic choice; streams accepted before they are
+# registered, which a connect deferred to Register cannot serve); they run
+# in test-windows. test-windows runs it.
 #
 # bench-engines: AFD and the overlapped engine side by side (C memory per
 # idle registration, crossings per event); rewrites BENCHMARKS.md between
 # <!-- engines:begin --> and <!-- engines:end -->, and nothing else.
 
-# The portable behaviour files: every test in them runs under this engine too.
-PORTABLE_TEST_FILES = poller_test.go raw_test.go connect_test.go fault_test.go holes_test.go delete_race_test.go example_test.go \
-	udp_addrport_test.go udp_connected_test.go udp_options_test.go udp_load_test.go
-
-OVERLAPPED_TESTS = ^($(shell sed -n 's/^func \(Test[A-Za-z0-9_]*\)(t \*testing\.T).*/\1/p' $(PORTABLE_TEST_FILES) | paste -sd'|' -)|Example|TestOverlapped.*|TestRearmQueuedForNextWait)$$
-
 .PHONY: test-windows-overlapped bench-engines
 
 test-windows-overlapped: wine-prefix
-	$(call wine-run,$(WINENV) POLLER_WINDOWS_ENGINE=overlapped $(GO) test -race $(WINDOWS_TESTFLAGS) -run '$(OVERLAPPED_TESTS)' $(WINDOWS_PKGS))
+	$(call wine-run,$(WINENV) POLLER_WINDOWS_ENGINE=overlapped $(GO) test -race $(WINDOWS_TESTFLAGS) $(WINDOWS_PKGS))
 	@$(WINE_STOP)
 
 bench-engines: wine-prefix

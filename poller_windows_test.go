@@ -124,6 +124,7 @@ func (c *cyclingPoll) close() {
 }
 
 func TestStressRegisterPendingDeregister(t *testing.T) {
+	requireAFD(t, "its streams are accepted before they are registered (dialAccept)")
 	ln := netListener(t)
 	// Warm up: Winsock's one-time handles and the Go runtime's threads.
 	stressCycles(t, ln, 200)
@@ -137,6 +138,7 @@ func TestStressRegisterPendingDeregister(t *testing.T) {
 // A socket owned by package net (bound to the runtime's own port) delivers
 // readable events through RawSocket: AFD needs no port binding.
 func TestRawSocketNetConn(t *testing.T) {
+	requireAFD(t, "a package-net socket is bound to Go's own completion port, and the overlapped engine must bind it to the Poll's")
 	p := newPoll(t)
 	ln := netListener(t)
 	c, err := net.Dial("tcp4", ln.Addr().String())

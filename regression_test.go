@@ -97,7 +97,7 @@ func TestNoDirectionOutsideInterest(t *testing.T) {
 		events := NewEvents(8)
 		waitEvent(t, p, events, 1, writable)
 		if reset {
-			peer.(*net.TCPConn).SetLinger(0)
+			peer.(tcpPeer).SetLinger(0)
 		}
 		peer.Close()
 		deadline := time.Now().Add(quiet)

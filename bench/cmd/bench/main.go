@@ -20,7 +20,6 @@
 package main
 
 import (
-	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -28,6 +27,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/evpoll/poller/internal/benchmd"
 )
 
 type config struct {
@@ -133,34 +134,5 @@ func run(c *config) error {
 	}
 	text := rep.markdown()
 	fmt.Print(text)
-	return rewriteSection(c.out, text)
-}
-
-const (
-	beginMarker = "<!-- linux:begin -->"
-	endMarker   = "<!-- linux:end -->"
-)
-
-// rewriteSection replaces the text between the markers in path, or appends
-// it (creating the file) when they are missing.
-func rewriteSection(path, section string) error {
-	block := beginMarker + "\n" + section + endMarker + "\n"
-	old, err := os.ReadFile(path)
-	if err != nil && !errors.Is(err, os.ErrNotExist) {
-		return err
-	}
-	s := string(old)
-	var out string
-	i, j := strings.Index(s, beginMarker), strings.Index(s, endMarker)
-	switch {
-	case i >= 0 && j > i:
-		rest := s[j+len(endMarker):]
-		rest = strings.TrimPrefix(rest, "\n")
-		out = s[:i] + block + rest
-	case s == "":
-		out = "# Benchmarks\n\n" + block
-	default:
-		out = strings.TrimRight(s, "\n") + "\n\n" + block
-	}
-	return os.WriteFile(path, []byte(out), 0o644)
+	return benchmd.Replace(c.out, "linux", text)
 }
