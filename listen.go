@@ -201,12 +201,40 @@ func (d *Dialer) DialTCP(network, address string) (*TCPStream, error) {
 	if network != "tcp" && network != "tcp4" && network != "tcp6" {
 		return nil, &net.OpError{Op: "dial", Net: network, Err: ErrInvalidAddress}
 	}
+	t, err := d.prepare(network, address, syscall.SOCK_STREAM)
+	if err != nil {
+		return nil, err
+	}
+	// On Windows' overlapped engine the connect starts at Register.
+	if err := t.sock.sysConnect(t.sa); err != nil {
+		sysCloseSocket(t.sock.fd)
+		return nil, err
+	}
+	return &TCPStream{sock: t.sock, remote: &net.TCPAddr{IP: t.ip, Port: t.port, Zone: t.zone}}, nil
+}
+
+// dialTarget is a socket made for a dial, not yet connected, and the
+// remote address it is for.
+type dialTarget struct {
+	sock   *socket
+	sa     syscall.Sockaddr
+	ip     net.IP
+	port   int
+	zone   string
+	family int
+}
+
+// prepare is what DialTCP and DialUDP share (d may be nil): it resolves
+// address (an empty or unspecified host is the loopback address), makes a
+// socket of typ, runs d.Control and binds d.LocalAddr. The caller connects
+// to t.sa, or closes t.sock.fd.
+func (d *Dialer) prepare(network, address string, typ int) (t dialTarget, err error) {
 	if d == nil {
 		d = &Dialer{}
 	}
 	ip, port, zone, family, err := resolve(network, address)
 	if err != nil {
-		return nil, err
+		return t, err
 	}
 	if ip == nil || ip.IsUnspecified() {
 		ip = net.IPv4(127, 0, 0, 1)
@@ -214,49 +242,58 @@ func (d *Dialer) DialTCP(network, address string) (*TCPStream, error) {
 			ip = net.IPv6loopback
 		}
 	}
-	sa, err := toSockaddr(family, ip, port, zone)
-	if err != nil {
-		return nil, err
+	t = dialTarget{ip: ip, port: port, zone: zone, family: family}
+	if t.sa, err = toSockaddr(family, ip, port, zone); err != nil {
+		return t, err
 	}
 	var local syscall.Sockaddr
 	if d.LocalAddr != nil {
-		if local, err = localSockaddr(family, d.LocalAddr); err != nil {
-			return nil, &net.OpError{Op: "dial", Net: network, Addr: d.LocalAddr, Err: err}
+		if local, err = localSockaddr(family, typ, d.LocalAddr); err != nil {
+			return t, &net.OpError{Op: "dial", Net: network, Addr: d.LocalAddr, Err: err}
 		}
 	}
-	fd, err := sysSocket(family, syscall.SOCK_STREAM)
+	fd, err := sysSocket(family, typ)
 	if err != nil {
-		return nil, err
+		return t, err
 	}
-	sock := newSocket(fd)
+	t.sock = newSocket(fd)
 	if d.Control != nil {
-		if err := d.Control(netName(network, family), sockaddrString(ip, family, port), rawConn{sock}); err != nil {
+		if err := d.Control(netName(network, family), sockaddrString(ip, family, port), rawConn{t.sock}); err != nil {
 			sysCloseSocket(fd)
-			return nil, &net.OpError{Op: "dial", Net: network, Err: err}
+			return t, &net.OpError{Op: "dial", Net: network, Err: err}
 		}
 	}
 	if local != nil {
 		if err := sysBind(fd, local); err != nil {
 			sysCloseSocket(fd)
-			return nil, sysError("bind", err)
+			return t, sysError("bind", err)
 		}
 	}
-	// On Windows' overlapped engine the connect starts at Register.
-	if err := sock.sysConnect(sa); err != nil {
-		sysCloseSocket(fd)
-		return nil, err
-	}
-	return &TCPStream{sock: sock, remote: &net.TCPAddr{IP: ip, Port: port, Zone: zone}}, nil
+	return t, nil
 }
 
-// localSockaddr converts a Dialer's LocalAddr for a socket of family.
-func localSockaddr(family int, a net.Addr) (syscall.Sockaddr, error) {
-	la, ok := a.(*net.TCPAddr)
-	if !ok || la == nil {
-		return nil, fmt.Errorf("%w: LocalAddr %T is not a *net.TCPAddr", ErrInvalidAddress, a)
+// localSockaddr converts a Dialer's LocalAddr for a socket of family and
+// typ: a *net.TCPAddr for a stream, a *net.UDPAddr for a datagram socket.
+func localSockaddr(family, typ int, a net.Addr) (syscall.Sockaddr, error) {
+	var ip net.IP
+	var port int
+	var zone string
+	switch la := a.(type) {
+	case *net.TCPAddr:
+		if la == nil || typ != syscall.SOCK_STREAM {
+			return nil, fmt.Errorf("%w: LocalAddr %T is not a *net.UDPAddr", ErrInvalidAddress, a)
+		}
+		ip, port, zone = la.IP, la.Port, la.Zone
+	case *net.UDPAddr:
+		if la == nil || typ != syscall.SOCK_DGRAM {
+			return nil, fmt.Errorf("%w: LocalAddr %T is not a *net.TCPAddr", ErrInvalidAddress, a)
+		}
+		ip, port, zone = la.IP, la.Port, la.Zone
+	default:
+		return nil, fmt.Errorf("%w: LocalAddr %T is not a *net.TCPAddr or *net.UDPAddr", ErrInvalidAddress, a)
 	}
-	if family == syscall.AF_INET6 && la.IP != nil && la.IP.To4() != nil {
-		return nil, fmt.Errorf("%w: LocalAddr %v is IPv4, the remote address IPv6", ErrInvalidAddress, la)
+	if family == syscall.AF_INET6 && ip != nil && ip.To4() != nil {
+		return nil, fmt.Errorf("%w: LocalAddr %v is IPv4, the remote address IPv6", ErrInvalidAddress, a)
 	}
-	return toSockaddr(family, la.IP, la.Port, la.Zone)
+	return toSockaddr(family, ip, port, zone)
 }
