@@ -898,9 +898,23 @@ func TestWritevCounts(t *testing.T) {
 	var total int64
 	wouldBlock := 0
 	events := NewEvents(8)
-	if pb != nil {
-		go func() { done <- readAllQuiet(pb, b, len(want)) }()
-	} else {
+	// Small socket buffers, and a reader that starts only once the socket
+	// is full: the writer meets would-block however fast the reader runs
+	// (loopback buffers grow to megabytes, more than 8 MB on Linux).
+	if err := a.SetWriteBuffer(64 << 10); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.SetReadBuffer(64 << 10); err != nil {
+		t.Fatal(err)
+	}
+	reading := false
+	startReader := func() {
+		if pb != nil && !reading {
+			reading = true
+			go func() { done <- readAllQuiet(pb, b, len(want)) }()
+		}
+	}
+	if pb == nil {
 		if err := p.Registry().Register(b, 2, Readable); err != nil {
 			t.Fatal(err)
 		}
@@ -918,6 +932,7 @@ func TestWritevCounts(t *testing.T) {
 			rest = nil
 		case errors.Is(err, ErrWouldBlock):
 			wouldBlock++
+			startReader()
 			if pb == nil {
 				// One Poll for both ends: drain the peer in between.
 				got = append(got, drainNow(b)...)
@@ -928,6 +943,7 @@ func TestWritevCounts(t *testing.T) {
 		}
 	}
 	if pb != nil {
+		startReader()
 		got = <-done
 	} else {
 		got = append(got, readN(t, p, b, 2, len(want)-len(got))...)
