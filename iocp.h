@@ -79,6 +79,9 @@
  *    the driver reports them (not for interest 0). A poll that fails is
  *    reported once as {id, IOCP_ERROR}; its directions then wait for a
  *    re-arm or modify, so a lasting failure cannot spin.
+ *  - One record per state per iocp_wait: directions that become
+ *    reportable during one wait (before its dequeue and from a packet it
+ *    dequeues) come in the same record, as epoll_wait reports an fd once.
  *  - A socket closed while registered is never polled again; when a poll in
  *    flight sees the close (AFD_POLL_LOCAL_CLOSE) it gets one record
  *    {id, IOCP_CLOSED} and no event. Its state is still Go's to delete.

@@ -69,7 +69,8 @@
  * which re-arms by itself) or a modify. Records are not written where the
  * condition changes but queued: the state goes on the port's ready list,
  * which iocp_wait empties into its records before and after dequeuing (cap
- * respected; what does not fit waits for the next wait). A state made ready
+ * respected; what does not fit waits for the next wait; a state already
+ * written in this wait adds its bits to its record, ovl_emit). A state made ready
  * outside iocp_wait while a wait is blocked posts one internal wake (id 0)
  * so that the blocked wait returns with it.
  *
@@ -163,6 +164,10 @@ struct ovl_state {
 	 * prior of the socket's next state, so that whoever closes the SOCKET
 	 * waits for every send of the chain (chain_sending). */
 	ovl_state *prior, *heir;
+	/* The iocp_wait (port->wait_seq) that last wrote a record of this
+	 * state, and that record's index (ovl_emit). */
+	uint64_t emit_wait;
+	int emit_at;
 
 	/* Read side. rd_done: the read side has a result Go has not taken:
 	 * stream, the zero-byte receive completed (until re-armed); listener,
@@ -343,19 +348,36 @@ static void ready_push(iocp_port *port, ovl_state *s)
 	}
 }
 
-int ovl_emit(iocp_port *port, iocp_event *out, int cap)
+/* One record per state per iocp_wait: a state reported earlier in the same
+ * wait (before the dequeue, say, with a packet of it dequeued after) adds
+ * its directions to that record. Two records of one source in a batch
+ * would read as an event after its Deregister to a caller that closes the
+ * source on the first (an echo loop at EOF). */
+int ovl_emit(iocp_port *port, iocp_event *out, int n, int cap)
 {
-	int n = 0;
 	ovl_state *s;
+	uint32_t bits;
 
-	while (n < cap && (s = port->ready_head) != NULL) {
+	while ((s = port->ready_head) != NULL) {
+		bits = s->ready | s->rd_hints | s->wr_hints;
+		if (s->ready != 0 && s->emit_wait == port->wait_seq &&
+		    s->emit_at < n && out[s->emit_at].id == s->id) {
+			ready_unlink(port, s);
+			out[s->emit_at].bits |= bits;
+			s->ready = 0;
+			continue;
+		}
+		if (n >= cap)
+			break;
 		ready_unlink(port, s);
 		if (s->ready == 0)
 			continue;
 		out[n].id = s->id;
-		out[n].bits = s->ready | s->rd_hints | s->wr_hints;
+		out[n].bits = bits;
 		out[n].reserved = 0;
 		s->ready = 0;
+		s->emit_wait = port->wait_seq;
+		s->emit_at = n;
 		n++;
 	}
 	return n;

@@ -493,3 +493,11 @@ func TestOverlappedShortWriteFailureIsReported(t *testing.T) {
 		}
 	})
 }
+
+// The overlapped engine with skip-on-success off names a source once per
+// Wait (TestWaitOneEventPerSource), also in runs that do not force it.
+func TestOverlappedOneEventPerSource(t *testing.T) {
+	withOverlapped(t)
+	withSwitches(t, 0, 0)
+	checkOneEventPerSource(t)
+}
