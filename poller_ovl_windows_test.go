@@ -501,3 +501,11 @@ func TestOverlappedOneEventPerSource(t *testing.T) {
 	withSwitches(t, 0, 0)
 	checkOneEventPerSource(t)
 }
+
+// TestFaultHalfClosePeer on the overlapped engine, also in runs that do not
+// force it: its Write comes before any Wait collected the connect's
+// completion, and must send.
+func TestOverlappedHalfClosePeer(t *testing.T) {
+	withOverlapped(t)
+	ForEachSkipMode(t, TestFaultHalfClosePeer)
+}
