@@ -107,16 +107,3 @@ func sockaddrIP(sa syscall.Sockaddr) (net.IP, int, bool) {
 	}
 	return nil, 0, false
 }
-
-// udpSockaddr converts a WriteTo destination for a socket of family.
-func udpSockaddr(family int, addr net.Addr) (syscall.Sockaddr, error) {
-	ua, ok := addr.(*net.UDPAddr)
-	if !ok || ua == nil {
-		return nil, fmt.Errorf("%w: %T is not a *net.UDPAddr", ErrInvalidAddress, addr)
-	}
-	ip := ua.IP
-	if family == syscall.AF_INET6 && ip.To4() != nil {
-		ip = ip.To16() // v4-mapped
-	}
-	return toSockaddr(family, ip, ua.Port, ua.Zone)
-}

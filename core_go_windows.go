@@ -309,7 +309,7 @@ func (g *goCore) allocState() (*goState, error) {
 
 // releaseState puts an unlinked state back on the free list, once.
 func (g *goCore) releaseState(s *goState) {
-	if !s.inUse {
+	if invariantChecks && !s.inUse {
 		panic("poller: goCore state freed twice")
 	}
 	*s = goState{next: g.free}
@@ -452,6 +452,12 @@ func (g *goCore) link(s *goState) {
 
 // freeState unlinks and frees an IDLE state: the kernel holds no part of it.
 func (g *goCore) freeState(s *goState) {
+	if invariantChecks && s.status != pollIdle {
+		panic("poller: goCore state freed while its poll is in flight")
+	}
+	if invariantChecks && g.helpers[s.helper].sockets == 0 {
+		panic("poller: goCore helper's socket count below zero")
+	}
 	if s.prev != nil {
 		s.prev.next = s.next
 	} else {
@@ -465,6 +471,9 @@ func (g *goCore) freeState(s *goState) {
 }
 
 func (g *goCore) setInFlight(s *goState, events uint32) {
+	if invariantChecks && s.status != pollIdle {
+		panic("poller: goCore poll submitted on a state that already owes a packet")
+	}
 	s.status = pollPending
 	s.pendingEvents = events
 	g.inFlight++
@@ -477,6 +486,9 @@ func (g *goCore) setInFlight(s *goState, events uint32) {
 func (g *goCore) submit(s *goState, events uint32) int32 {
 	if s.deletePending || s.retired {
 		goBadSubmits.Add(1)
+		if invariantChecks {
+			panic("poller: goCore poll submitted for a deleted or retired state")
+		}
 	}
 	s.info.timeout = 1<<63 - 1
 	s.info.numberOfHandles = 1
@@ -543,6 +555,11 @@ func (g *goCore) updateOrReport(s *goState) {
 }
 
 func (g *goCore) rearmLocked(s *goState, bits uint32) {
+	if invariantChecks && (!s.inUse || s.deletePending) {
+		// A retired state is fine: a re-arm taken into a wait's batch
+		// before the retire is applied after it, and does nothing.
+		panic("poller: goCore re-arm of a deleted state")
+	}
 	s.reported &^= bits & coreDirections
 	g.updateOrReport(s)
 }
@@ -587,6 +604,9 @@ func (g *goCore) complete(s *goState) uint32 {
 	s.status = pollIdle
 	s.pendingEvents = 0
 	g.inFlight--
+	if invariantChecks && g.inFlight < 0 {
+		panic("poller: goCore packets owed below zero")
+	}
 	if s.deletePending {
 		g.freeState(s)
 		return 0
@@ -606,6 +626,9 @@ func (g *goCore) complete(s *goState) uint32 {
 // deleteLocked hands s to the core: freed now when idle, else when its
 // packet is dequeued.
 func (g *goCore) deleteLocked(s *goState) {
+	if invariantChecks && (!s.inUse || s.deletePending) {
+		panic("poller: goCore state deleted twice")
+	}
 	if s.status == pollIdle {
 		g.freeState(s)
 		return
@@ -698,6 +721,9 @@ func (g *goCore) modify(state uintptr, id uint64, interest uint32) error {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	s := stateAt(state)
+	if invariantChecks && (!s.inUse || s.deletePending || s.retired) {
+		panic("poller: goCore modify of a deleted or retired state")
+	}
 	s.id = id
 	s.interest = interest & coreDirections
 	s.reported = 0
@@ -724,6 +750,9 @@ func (g *goCore) remove(state uintptr) error {
 func (g *goCore) retire(state uintptr) error {
 	g.mu.Lock()
 	s := stateAt(state)
+	if invariantChecks && (!s.inUse || s.deletePending || s.retired) {
+		panic("poller: goCore retire of a deleted or retired state")
+	}
 	if s.status == pollPending {
 		g.cancelPoll(s)
 	}

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log"
 	"net"
+	"syscall"
 	"testing"
 	"time"
 
@@ -173,4 +174,178 @@ func echoClient(addr string, size int) string {
 		return fmt.Sprintf("client got %d bytes back, checksum different", len(got))
 	}
 	return fmt.Sprintf("client got %d bytes back, checksum equal", len(got))
+}
+
+// A Waker lets another goroutine interrupt a Wait: here, to say that work
+// is ready. Wakes before the Wait reports them coalesce into one event.
+func ExampleWaker() {
+	p, err := poller.New()
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer p.Close()
+	const wakeToken poller.Token = 42
+	w, err := poller.NewWaker(p.Registry(), wakeToken)
+	if err != nil {
+		log.Fatal(err)
+	}
+
+	work := make(chan string, 1)
+	go func() {
+		work <- "job 1"
+		if err := w.Wake(); err != nil {
+			log.Print(err)
+		}
+	}()
+
+	events := poller.NewEvents(8)
+	for {
+		if err := p.Wait(events, -1); err != nil {
+			log.Fatal(err)
+		}
+		for ev := range events.All() {
+			if ev.Token() == wakeToken {
+				fmt.Println("woken for", <-work)
+				return
+			}
+		}
+	}
+	// Output: woken for job 1
+}
+
+// DialTCP returns before the connect is done: the stream's first event
+// tells that it finished, and TakeError whether it failed. Here the port
+// is closed, so the connect is refused.
+func ExampleDialTCP() {
+	// A port nobody listens on: listen, note the address, close.
+	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		log.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+
+	p, err := poller.New()
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer p.Close()
+	s, err := poller.DialTCP("tcp4", addr)
+	if errors.Is(err, syscall.ECONNREFUSED) {
+		// Some systems refuse a loopback connect at once.
+		fmt.Println("connect refused")
+		return
+	}
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer s.Close()
+	const streamToken poller.Token = 1
+	if err := p.Registry().Register(s, streamToken, poller.Writable); err != nil {
+		log.Fatal(err)
+	}
+
+	events := poller.NewEvents(8)
+	for {
+		if err := p.Wait(events, -1); err != nil {
+			log.Fatal(err)
+		}
+		for ev := range events.All() {
+			if ev.Token() != streamToken || !ev.IsWritable() {
+				continue
+			}
+			switch err := s.TakeError(); {
+			case errors.Is(err, syscall.ECONNREFUSED):
+				fmt.Println("connect refused")
+			case err != nil:
+				fmt.Println("connect failed:", err)
+			default:
+				fmt.Println("connected")
+			}
+			return
+		}
+	}
+	// Output: connect refused
+}
+
+// Reregister changes what a registration waits for, and the token its
+// events carry: here a stream is first watched for its connect (Writable),
+// then for data (Readable) under another token.
+func ExampleRegistry_Reregister() {
+	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer ln.Close()
+	p, err := poller.New()
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer p.Close()
+	s, err := poller.DialTCP("tcp4", ln.Addr().String())
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer s.Close()
+
+	const (
+		connecting poller.Token = 1
+		reading    poller.Token = 2
+	)
+	if err := p.Registry().Register(s, connecting, poller.Writable); err != nil {
+		log.Fatal(err)
+	}
+	peer, err := ln.Accept()
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer peer.Close()
+
+	events := poller.NewEvents(8)
+	// waitFor waits until an event of token satisfies ok.
+	waitFor := func(token poller.Token, ok func(poller.Event) bool) {
+		for {
+			if err := p.Wait(events, -1); err != nil {
+				log.Fatal(err)
+			}
+			for ev := range events.All() {
+				if ev.Token() == token && ok(ev) {
+					return
+				}
+			}
+		}
+	}
+	waitFor(connecting, poller.Event.IsWritable)
+	if err := s.TakeError(); err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("connected")
+
+	// From now on the stream's events carry the token reading, and only
+	// say Readable.
+	if err := p.Registry().Reregister(s, reading, poller.Readable); err != nil {
+		log.Fatal(err)
+	}
+	if _, err := peer.Write([]byte("hello")); err != nil {
+		log.Fatal(err)
+	}
+	var got []byte
+	buf := make([]byte, 64)
+	for len(got) < len("hello") {
+		waitFor(reading, poller.Event.IsReadable)
+		for { // read until ErrWouldBlock
+			n, err := s.Read(buf)
+			got = append(got, buf[:n]...)
+			if errors.Is(err, poller.ErrWouldBlock) {
+				break
+			}
+			if err != nil {
+				log.Fatal(err)
+			}
+		}
+	}
+	fmt.Printf("read %q\n", got)
+	// Output:
+	// connected
+	// read "hello"
 }

@@ -188,7 +188,7 @@ func TestFaultPeerResetMidStream(t *testing.T) {
 		t.Fatalf("read %d bytes that are not a prefix of what the peer sent", len(got))
 	}
 	// Linux and Windows report ECONNRESET; Wine 8 reports a reset as an
-	// orderly end of stream (shared notes).
+	// orderly end of stream (a Wine limitation).
 	wantRead := isConnBroken(readErr) || (runtime.GOOS == "windows" && readErr == io.EOF)
 	if !wantRead {
 		t.Fatalf("Read after reset = %v, want ECONNRESET", readErr)

@@ -392,7 +392,7 @@ func (f *fixture) drain(s *TCPStream) []byte {
 
 // read reads exactly n bytes from s, waiting for an event of tok whenever
 // Read would block.
-func (f *fixture) read(s *TCPStream, tok Token, n int) []byte {
+func (f *fixture) read(s io.Reader, tok Token, n int) []byte {
 	f.t.Helper()
 	got := make([]byte, 0, n)
 	buf := make([]byte, n)
@@ -417,7 +417,7 @@ func (f *fixture) read(s *TCPStream, tok Token, n int) []byte {
 // readToEOF reads from s until io.EOF, waiting for an event of tok whenever
 // Read would block, and returns what came before it, or the first other
 // error.
-func (f *fixture) readToEOF(s *TCPStream, tok Token) ([]byte, error) {
+func (f *fixture) readToEOF(s io.Reader, tok Token) ([]byte, error) {
 	f.t.Helper()
 	var got []byte
 	buf := make([]byte, 4096)
@@ -441,7 +441,7 @@ func (f *fixture) readToEOF(s *TCPStream, tok Token) ([]byte, error) {
 
 // writeAll writes b to s, waiting for Writable of tok whenever Write would
 // block.
-func (f *fixture) writeAll(s *TCPStream, tok Token, b []byte) {
+func (f *fixture) writeAll(s io.Writer, tok Token, b []byte) {
 	f.t.Helper()
 	for len(b) > 0 {
 		n, err := s.Write(b)

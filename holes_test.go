@@ -1,8 +1,8 @@
 package poller
 
-// Tests of issue 10's smaller holes (items 5 to 7) that hold on every OS:
-// they run unchanged on Linux, the BSDs and Windows (under Wine: C core,
-// pure-Go core and the overlapped engine).
+// Tests of smaller holes (registration races, wakes, close, batches) that
+// hold on every OS: they run unchanged on Linux, the BSDs and Windows
+// (under Wine: C core, pure-Go core and the overlapped engine).
 
 import (
 	"errors"

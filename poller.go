@@ -229,6 +229,12 @@ var (
 	// registered with a Poll, they stay bound to it, even after Deregister
 	// or the Poll's Close.
 	ErrBoundElsewhere = errors.New("poller: socket bound to another poll's completion port")
+	// ErrOverlappedUnsupported: Register was asked for Windows' overlapped
+	// engine (POLLER_WINDOWS_ENGINE=overlapped, or a stream whose connect
+	// waits for that engine) on a Poll whose core has none: the pure-Go
+	// core of builds without cgo, which polls with AFD only. Other OSes
+	// never return it.
+	ErrOverlappedUnsupported = errors.New("poller: the overlapped engine needs the C core (a cgo build)")
 	// ErrConcurrentWait: another goroutine is already in Wait on this Poll.
 	ErrConcurrentWait = errors.New("poller: concurrent Wait on one poll")
 	// ErrInvalidEvents: Wait was given a nil Events or one of capacity 0.
@@ -244,6 +250,88 @@ var (
 // errClosed is returned for anything used after Close; it matches
 // net.ErrClosed.
 var errClosed = net.ErrClosed
+
+// backend is the contract between the portable code (this file) and each
+// OS's sysPoll: poller_epoll.go (epoll), poller_kqueue.go (kqueue) and
+// poller_windows.go (a completion port; its cores are behind the Windows
+// core interface). Each backend file checks it at compile time. A backend
+// also declares sysEvents (its raw records, newSysEvents(n) sized like
+// Events.list), sysReg (its part of a registration, the zero value before
+// add) and sysKeyIsHandle (what at's key is).
+//
+// Who calls what, under which lock: the Registry calls add, modify, remove,
+// rearmSource and at with Registry.mu held; the one waiting goroutine calls
+// beginWait, wait and endWait with no lock held; New calls open and
+// Poll.Close calls close, once each, with no lock held.
+//
+// Lock order, outermost first: Registry.mu, then sysPoll.mu (Windows only),
+// then the core's lock (goCore.mu, iocp.c's port->lock) or, for what the
+// overlapped engine hands back, sockSys.heldMu, a leaf. Any of them may be
+// skipped; none is taken in the other direction, no backend method calls
+// back into the Registry, and no lock is held across the OS wait. Poll.mu is
+// held only by Close around its compare-and-swap and by Waker.Wake around
+// wake: it is never held together with Registry.mu or sysPoll.mu, and wake
+// takes no lock of its own (the cores post a packet without their lock).
+// The socket reference that Registry.locked takes (socket.acquire) is held
+// outside Registry.mu; socket.close takes Registry.mu holding no lock.
+//
+// Why the kqueue backend is keyed by handle (sysKeyIsHandle) where epoll and
+// Windows carry the registration id: kevent's udata cannot carry the 64-bit
+// id portably. It is a *byte on darwin, freebsd, openbsd and dragonfly (a
+// number stored in it, which the kernel copies back into Go memory, is a bad
+// pointer to the garbage collector) and 32 bits on the 32-bit BSDs. The
+// kernel keys a knote by (ident, filter) anyway: EV_ADD and EV_DELETE name
+// the descriptor, one descriptor has at most one registration in byHandle,
+// and EV_DELETE drops what the kqueue still held for it. What keying by
+// handle gives up is the generation check: a record dequeued before a
+// Deregister and a new Register of the same descriptor is reported with the
+// new token, a spurious event, which the contract allows.
+type backend interface {
+	// open creates the OS's queue and its wake mechanism. On error
+	// nothing stays open.
+	open() error
+	// add starts reporting r.handle's readiness for r.interest, keyed by
+	// r.id (or r.handle). r has its slot and id, not yet its byHandle
+	// entry; r.sys is zero. A readiness already there is reported. On
+	// error the OS holds nothing of r (the Registry frees its slot).
+	add(r *registration) error
+	// modify applies r's new token and interest (already in r; restored
+	// by the Registry on error). The source is polled afresh, as after
+	// add.
+	modify(r *registration) error
+	// remove is called once per successful add. Once it returns, no
+	// wait reports r again and the OS names the handle no more, so the
+	// caller may close it and the number be reused, also while a wait is
+	// blocked. On error r is dropped all the same.
+	remove(r *registration) error
+	// rearmSource is Registry.Rearm: the caller's own I/O on a raw
+	// source hit would-block in the directions of interest. It cannot
+	// fail; epoll and kqueue need nothing.
+	rearmSource(r *registration, interest Interest)
+	// beginWait and endWait frame the Wait of the one waiting goroutine.
+	beginWait()
+	endWait()
+	// wait fills events.sys with at most min(len(events.sys), maxOSBatch)
+	// records, blocking at most ms milliseconds (-1: no limit, 0: not at
+	// all). It may return 0 records early (EINTR): the caller retries
+	// with the time left. A registration made while it blocks is seen.
+	wait(events *Events, ms int) (int, error)
+	// at decodes the i-th record of the last wait: the key
+	// (lookupKeyLocked's), the flags (flag*, or flagClosed alone), or a
+	// wake record. Pure: it makes no system call.
+	at(events *Events, i int) (key uint64, flags uint8, wake bool)
+	// wake makes the blocked wait, or else the next one, return a wake
+	// record. Safe from any goroutine, also during wait; wakes before
+	// that record may coalesce.
+	wake() error
+	// drainWake re-arms the wake mechanism after a batch with a wake
+	// record (translate, Registry.mu held), before the pending Wakers
+	// are delivered: a wake after it gives a new record.
+	drainWake()
+	// close frees what open made. Called once, after the last wait has
+	// returned and every registration was removed.
+	close() error
+}
 
 // registration is the Go side of one registered source. Its id is what the
 // OS (or the Windows C core) hands back with each event; the token and
@@ -600,6 +688,15 @@ func (r *Registry) lookupLocked(h uintptr, s *socket) (*registration, error) {
 		return nil, err
 	}
 	reg := r.byHandle[h]
+	if invariantChecks && s != nil {
+		// Under mu, a socket's registration of this registry is the one
+		// its handle maps to: both are set and cleared under mu. (Another
+		// registry may attach meanwhile, and the socket's Close clears
+		// its side first, so nothing more holds.)
+		if cur := s.reg.Load(); cur != nil && cur.registry == r && cur != reg {
+			panic("poller: a socket's registration is not the one its registry maps its handle to")
+		}
+	}
 	if reg == nil {
 		return nil, ErrNotRegistered
 	}
@@ -609,6 +706,9 @@ func (r *Registry) lookupLocked(h uintptr, s *socket) (*registration, error) {
 // removeLocked drops reg from the OS and the tables; the OS error, if any,
 // is returned after the tables are clean.
 func (r *Registry) removeLocked(reg *registration) error {
+	if invariantChecks && r.byHandle[reg.handle] != reg {
+		panic("poller: registration removed twice, or never added")
+	}
 	err := r.p.sys.remove(reg)
 	delete(r.byHandle, reg.handle)
 	reg.owner.detach(reg)
@@ -640,6 +740,9 @@ func (r *Registry) allocLocked(h uintptr, token Token, interest Interest, s *soc
 		slot = uint32(len(r.slots))
 		r.slots = append(r.slots, nil)
 	}
+	if invariantChecks && r.slots[slot] != nil {
+		panic("poller: registration slot taken from the free list while in use")
+	}
 	r.gen = (r.gen + 1) & 0x7fffffff
 	reg := &registration{
 		id:       uint64(r.gen)<<32 | uint64(slot+1),
@@ -655,6 +758,9 @@ func (r *Registry) allocLocked(h uintptr, token Token, interest Interest, s *soc
 
 func (r *Registry) freeLocked(reg *registration) {
 	slot := uint32(reg.id) - 1
+	if invariantChecks && r.slots[slot] != reg {
+		panic("poller: registration freed twice")
+	}
 	r.slots[slot] = nil
 	r.free = append(r.free, slot)
 }

@@ -13,6 +13,8 @@ import (
 
 const sysKeyIsHandle = false
 
+var _ backend = (*sysPoll)(nil)
+
 // epollET is EPOLLET as a uint32 (package syscall declares it negative).
 const epollET = 1 << 31
 

@@ -14,6 +14,8 @@ import (
 
 const sysKeyIsHandle = true
 
+var _ backend = (*sysPoll)(nil)
+
 type sysPoll struct {
 	kq int
 	wk kqueueWake

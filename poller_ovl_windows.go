@@ -98,10 +98,6 @@ const (
 // connection away from the caller's own accept.
 var errRawListener = fmt.Errorf("poller: register: a raw listener on the overlapped engine: %w", errors.ErrUnsupported)
 
-// ErrOverlappedUnsupported: the overlapped engine was asked for, and the
-// Poll's core has none (the pure-Go core of builds without cgo).
-var ErrOverlappedUnsupported = errors.New("poller: the overlapped engine needs the C core (a cgo build)")
-
 // Engines (iocp.h's IOCP_ENGINE_*) and add flags (IOCP_ADD_*).
 const (
 	engineAFD        = 0

@@ -195,7 +195,7 @@ func TestPeerResetGivesReadError(t *testing.T) {
 	if err == nil {
 		t.Fatal("Read after reset: no error")
 	}
-	// Wine reports a reset as an orderly end of stream (see shared notes);
+	// Wine reports a reset as an orderly end of stream (a Wine limitation);
 	// Linux and Windows report ECONNRESET.
 	if err != io.EOF && !errors.Is(err, syscall.ECONNRESET) {
 		t.Fatalf("Read after reset = %v, want ECONNRESET", err)

@@ -18,6 +18,8 @@ import (
 
 const sysKeyIsHandle = false
 
+var _ backend = (*sysPoll)(nil)
+
 // core is a completion port and its per-socket states; its methods mirror
 // iocp.h, one call each. States are opaque handles owned by Go from add
 // until remove (or ovlDelete). A core without the overlapped engine (the

@@ -54,7 +54,7 @@ func TestZeroAndNilPollAreClosed(t *testing.T) {
 				t.Errorf("%s Poll: %s = %v, want net.ErrClosed", name, op, err)
 			}
 		}
-		// The Registry doc: a nil or zero Registry is closed (issue 10).
+		// The Registry doc: a nil or zero Registry is closed.
 		if _, err := NewWaker(r, 1); !errors.Is(err, net.ErrClosed) {
 			t.Errorf("%s Poll: NewWaker = %v, want net.ErrClosed", name, err)
 		}

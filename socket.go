@@ -158,30 +158,6 @@ func takeInjectedFault() error {
 	return nil
 }
 
-// bindSocket creates a non-blocking socket of network's family and binds it.
-func bindSocket(network, address string, typ int) (uintptr, error) {
-	ip, port, zone, family, err := resolve(network, address)
-	if err != nil {
-		return 0, err
-	}
-	sa, err := toSockaddr(family, ip, port, zone)
-	if err != nil {
-		return 0, err
-	}
-	fd, err := sysSocket(family, typ)
-	if err != nil {
-		return 0, err
-	}
-	if typ == syscall.SOCK_STREAM {
-		sysSetReuseAddr(fd)
-	}
-	if err := sysBind(fd, sa); err != nil {
-		sysCloseSocket(fd)
-		return 0, sysError("bind", err)
-	}
-	return fd, nil
-}
-
 // The OS layer's primitives on a socket (socket_unix.go, socket_windows.go),
 // in the manner of internal/poll's FD methods: sysAccept, sysRecv,
 // sysRecvfrom, sysSend, sysSendto, sysConnect, sysTakeError and sysClose.

@@ -24,6 +24,8 @@ type sockSys struct {
 	// kernel, so Accept and ReadFrom take them first.
 	heldMu sync.Mutex
 	held   []heldItem
+
+	udpAddrs *udpAddrBufs // a UDP socket's address buffers (socket_udp_windows.go), under sysPoll.mu
 }
 
 // heldItem is one accepted connection (fd) or one datagram (data) kept for
@@ -87,12 +89,14 @@ func (ss *sockSys) closeHeld() {
 // connect: ConnectEx needs the socket bound to the port, which only
 // Register does.
 func (s *socket) ovlDeferConnect(sa syscall.Sockaddr) error {
-	var any syscall.Sockaddr = &syscall.SockaddrInet4{}
-	if _, ok := sa.(*syscall.SockaddrInet6); ok {
-		any = &syscall.SockaddrInet6{}
-	}
-	if err := sysBind(s.fd, any); err != nil {
-		return sysError("bind", err)
+	if _, err := sysGetsockname(s.fd); err != nil { // not bound yet by a Dialer's LocalAddr
+		var any syscall.Sockaddr = &syscall.SockaddrInet4{}
+		if _, ok := sa.(*syscall.SockaddrInet6); ok {
+			any = &syscall.SockaddrInet6{}
+		}
+		if err := sysBind(s.fd, any); err != nil {
+			return sysError("bind", err)
+		}
 	}
 	s.sys.connectTo.Store(&sa)
 	return nil
@@ -135,15 +139,22 @@ func (s *socket) ovlSend(p []byte, to syscall.Sockaddr) (n int, ran bool, err er
 	if !ovlDo(reg, func(c core, state uintptr) { n, err = c.ovlSend(state, p, ptr, l) }) {
 		return 0, false, nil
 	}
+	n, err = ovlSendResult(n, len(p), err)
+	return n, true, err
+}
+
+// ovlSendResult is what a send of want bytes that the engine took n of,
+// with err, returns.
+func ovlSendResult(n, want int, err error) (int, error) {
 	switch {
-	case err == nil && n == len(p):
-		return n, true, nil
+	case err == nil && n == want:
+		return n, nil
 	case err == nil || err == wsaEWouldBlock:
-		return n, true, ErrWouldBlock
+		return n, ErrWouldBlock
 	case n > 0:
-		return n, true, nil
+		return n, nil
 	}
-	return 0, true, err
+	return 0, err
 }
 
 // ovlAccept takes a connection the engine's AcceptEx accepted.

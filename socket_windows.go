@@ -29,6 +29,7 @@ const (
 	wsaFlagNoHandleInherit = 0x80
 	fionbio                = 0x8004667e
 	sioUDPConnReset        = 0x9800000c
+	sioUDPNetReset         = 0x9800000f
 	soError                = 0x1007
 	socketError            = ^uintptr(0) // SOCKET_ERROR and INVALID_SOCKET
 	wsaEWouldBlock         = syscall.Errno(10035)
@@ -81,10 +82,13 @@ func sysSocket(family, typ int) (uintptr, error) {
 		return 0, sysError("ioctlsocket", err)
 	}
 	if typ == syscall.SOCK_DGRAM {
-		// Without this, an ICMP port-unreachable fails the next recvfrom.
+		// Without these, an ICMP port-unreachable (or TTL expired) fails
+		// the next recvfrom, as package net knows (DialUDP turns the
+		// first back on: udp_connected.go).
 		var off uint32
 		var ret uint32
 		syscall.WSAIoctl(syscall.Handle(h), sioUDPConnReset, (*byte)(unsafe.Pointer(&off)), 4, nil, 0, &ret, nil, 0)
+		syscall.WSAIoctl(syscall.Handle(h), sioUDPNetReset, (*byte)(unsafe.Pointer(&off)), 4, nil, 0, &ret, nil, 0)
 	}
 	return h, nil
 }
@@ -231,9 +235,13 @@ func sysShutdownWrite(fd uintptr) error {
 	return syscall.Shutdown(syscall.Handle(fd), syscall.SHUT_WR)
 }
 
-// sysSetReuseAddr does nothing: SO_REUSEADDR on Windows lets another socket
-// steal the port, which is not what Unix's flag means.
-func sysSetReuseAddr(fd uintptr) {}
+// sysSetReuseAddr sets SO_EXCLUSIVEADDRUSE on a TCP listener, as package
+// net does: SO_REUSEADDR on Windows would let another socket steal the
+// port, which is not what Unix's flag means, and exclusive use keeps any
+// other socket from binding it.
+func sysSetReuseAddr(fd uintptr) {
+	syscall.SetsockoptInt(syscall.Handle(fd), syscall.SOL_SOCKET, soExclusiveAddrUse, 1)
+}
 
 func sysGetsockname(fd uintptr) (syscall.Sockaddr, error) {
 	return syscall.Getsockname(syscall.Handle(fd))

@@ -1,7 +1,6 @@
 package poller
 
 import (
-	"io"
 	"net"
 	"syscall"
 )
@@ -68,24 +67,12 @@ func (s *TCPStream) RemoteAddr() net.Addr {
 }
 
 // ListenTCP listens on address ("host:port", port 0 for any) of network
-// "tcp", "tcp4" or "tcp6" with SO_REUSEADDR set. An empty host listens on
-// IPv4. An IPv6 address (such as "[::]:0") gives an IPv6 socket with the
-// OS's default IPV6_V6ONLY: on Linux it usually accepts IPv4 clients too,
-// on Windows it does not.
+// "tcp", "tcp4" or "tcp6": the zero ListenConfig's ListenTCP. "tcp" with an
+// empty host or "[::]" listens on IPv4 and IPv6 where the OS allows it
+// (ListenConfig tells which); an IPv6 address other than "[::]" gives an
+// IPv6 socket with the OS's default IPV6_V6ONLY.
 func ListenTCP(network, address string) (*TCPListener, error) {
-	if network != "tcp" && network != "tcp4" && network != "tcp6" {
-		return nil, &net.OpError{Op: "listen", Net: network, Err: ErrInvalidAddress}
-	}
-	fd, err := bindSocket(network, address, syscall.SOCK_STREAM)
-	if err != nil {
-		return nil, err
-	}
-	if err := sysListen(fd); err != nil {
-		sysCloseSocket(fd)
-		return nil, sysError("listen", err)
-	}
-	sa, _ := sysGetsockname(fd)
-	return &TCPListener{sock: newSocket(fd), addr: tcpAddr(sa)}, nil
+	return (&ListenConfig{}).ListenTCP(network, address)
 }
 
 // Accept accepts one pending connection as a non-blocking stream, or
@@ -94,28 +81,12 @@ func (l *TCPListener) Accept() (*TCPStream, net.Addr, error) {
 	if l == nil {
 		return nil, nil, ErrNilSource
 	}
-	if err := l.sock.acquire(); err != nil {
+	fd, sa, err := l.sock.acceptConn()
+	if err != nil {
 		return nil, nil, err
 	}
-	defer l.sock.release()
-	for {
-		fd, sa, err := l.sock.accept()
-		switch {
-		case err == nil:
-			remote := tcpAddr(sa)
-			return &TCPStream{sock: newSocket(fd), remote: remote}, remote, nil
-		case isInterrupted(err) || isConnAborted(err):
-			continue
-		case isWouldBlock(err):
-			l.sock.wouldBlock(flagReadable)
-			return nil, nil, ErrWouldBlock
-		}
-		// EMFILE, ENOBUFS and the like leave connections queued: poll
-		// again, as after would-block, so that the listener keeps
-		// reporting (a spurious event at worst).
-		l.sock.wouldBlock(flagReadable)
-		return nil, nil, sysError("accept", err)
-	}
+	remote := tcpAddr(sa)
+	return &TCPStream{sock: newSocket(fd), remote: remote}, remote, nil
 }
 
 // DialTCP starts a non-blocking connect to address and returns at once. The
@@ -128,34 +99,7 @@ func (l *TCPListener) Accept() (*TCPStream, net.Addr, error) {
 // stream, with POLLER_WINDOWS_ENGINE=overlapped) is only bound here: its
 // connect starts when it is registered.
 func DialTCP(network, address string) (*TCPStream, error) {
-	if network != "tcp" && network != "tcp4" && network != "tcp6" {
-		return nil, &net.OpError{Op: "dial", Net: network, Err: ErrInvalidAddress}
-	}
-	ip, port, zone, family, err := resolve(network, address)
-	if err != nil {
-		return nil, err
-	}
-	if ip == nil || ip.IsUnspecified() {
-		ip = net.IPv4(127, 0, 0, 1)
-		if family == syscall.AF_INET6 {
-			ip = net.IPv6loopback
-		}
-	}
-	sa, err := toSockaddr(family, ip, port, zone)
-	if err != nil {
-		return nil, err
-	}
-	fd, err := sysSocket(family, syscall.SOCK_STREAM)
-	if err != nil {
-		return nil, err
-	}
-	remote := &net.TCPAddr{IP: ip, Port: port, Zone: zone}
-	sock := newSocket(fd)
-	if err := sock.sysConnect(sa); err != nil {
-		sysCloseSocket(fd)
-		return nil, err
-	}
-	return &TCPStream{sock: sock, remote: remote}, nil
+	return (&Dialer{}).DialTCP(network, address)
 }
 
 // startConnect starts a non-blocking connect of fd to sa: nil once it is
@@ -178,32 +122,7 @@ func (s *TCPStream) Read(p []byte) (int, error) {
 	if s == nil {
 		return 0, ErrNilSource
 	}
-	if err := s.sock.acquire(); err != nil {
-		return 0, err
-	}
-	defer s.sock.release()
-	for {
-		n, err := s.sock.read(p)
-		switch {
-		case err == nil:
-			if n == 0 && len(p) > 0 {
-				if err := s.sock.connectFailure(nil); err != nil {
-					return 0, sysError("read", err)
-				}
-				return 0, io.EOF
-			}
-			return n, nil
-		case isInterrupted(err):
-			continue
-		case err == ErrWouldBlock:
-			return 0, ErrWouldBlock // its event is on the way: no re-arm
-		case isWouldBlock(err):
-			s.sock.wouldBlock(flagReadable)
-			return 0, ErrWouldBlock
-		}
-		s.sock.wouldBlock(flagReadable) // keep reporting, as after would-block
-		return 0, sysError("read", s.sock.connectFailure(err))
-	}
+	return s.sock.readStream(p)
 }
 
 // Write writes as much of p as the socket takes now. If it takes less than
@@ -213,30 +132,7 @@ func (s *TCPStream) Write(p []byte) (int, error) {
 	if s == nil {
 		return 0, ErrNilSource
 	}
-	if err := s.sock.acquire(); err != nil {
-		return 0, err
-	}
-	defer s.sock.release()
-	written := 0
-	for {
-		// One call even for an empty p: the OS layer may have an answer.
-		n, err := s.sock.sysSend(p[written:])
-		switch {
-		case err == nil:
-			if written += n; written < len(p) {
-				continue
-			}
-			return written, nil
-		case isInterrupted(err):
-			continue
-		case err == ErrWouldBlock:
-			return written + n, ErrWouldBlock // its event is on the way: no re-arm
-		case isWouldBlock(err):
-			s.sock.wouldBlock(flagWritable)
-			return written, ErrWouldBlock
-		}
-		return written, sysError("write", s.sock.connectFailure(err))
-	}
+	return s.sock.writeStream(p)
 }
 
 // CloseWrite shuts down the sending side; the peer reads io.EOF.
@@ -261,18 +157,7 @@ func (s *TCPStream) TakeError() error {
 	if s == nil {
 		return ErrNilSource
 	}
-	if err := s.sock.acquire(); err != nil {
-		return err
-	}
-	defer s.sock.release()
-	soErr, err := s.sock.sysTakeError()
-	if err != nil {
-		return sysError("getsockopt", err)
-	}
-	if soErr != nil {
-		return sysError("connect", soErr)
-	}
-	return nil
+	return s.sock.takeError()
 }
 
 // LocalAddr returns the stream's local address.

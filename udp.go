@@ -1,14 +1,18 @@
 package poller
 
 import (
+	"fmt"
 	"net"
+	"net/netip"
 	"syscall"
 )
 
-// UDPSocket is a non-blocking UDP socket.
+// UDPSocket is a non-blocking UDP socket: bound (ListenUDP) or connected
+// to one peer (DialUDP).
 type UDPSocket struct {
 	sock   *socket
-	family int // AF_INET or AF_INET6
+	family int     // AF_INET or AF_INET6
+	peer   udpDest // the connected peer; family 0 when not connected
 }
 
 func (u *UDPSocket) source() (uintptr, *socket, error) {
@@ -26,76 +30,53 @@ func (u *UDPSocket) Close() error {
 	return u.sock.close()
 }
 
-// ListenUDP binds a non-blocking UDP socket to address.
+// ListenUDP binds a non-blocking UDP socket to address: the zero
+// ListenConfig's ListenUDP ("udp" with an empty host or "[::]" is dual
+// stack where the OS allows it).
 func ListenUDP(network, address string) (*UDPSocket, error) {
-	if network != "udp" && network != "udp4" && network != "udp6" {
-		return nil, &net.OpError{Op: "listen", Net: network, Err: ErrInvalidAddress}
-	}
-	fd, err := bindSocket(network, address, syscall.SOCK_DGRAM)
-	if err != nil {
-		return nil, err
-	}
-	u := &UDPSocket{sock: newSocket(fd), family: syscall.AF_INET}
-	if _, ok := u.sock.localAddr().(*syscall.SockaddrInet6); ok {
-		u.family = syscall.AF_INET6
-	}
-	return u, nil
+	return (&ListenConfig{}).ListenUDP(network, address)
 }
 
 // ReadFrom reads one datagram into p (truncating what does not fit) and
-// returns its sender, or ErrWouldBlock when none is queued.
+// returns its sender (a *net.UDPAddr, one allocation), or ErrWouldBlock
+// when none is queued. ReadFromAddrPort makes no allocation.
 func (u *UDPSocket) ReadFrom(p []byte) (int, net.Addr, error) {
-	if u == nil {
-		return 0, nil, ErrNilSource
-	}
-	if err := u.sock.acquire(); err != nil {
+	n, from, err := u.ReadFromAddrPort(p)
+	if err != nil {
 		return 0, nil, err
 	}
-	defer u.sock.release()
-	for {
-		n, sa, err := u.sock.recvfrom(p)
-		switch {
-		case err == nil:
-			return n, udpAddr(sa), nil
-		case isInterrupted(err):
-			continue
-		case isWouldBlock(err):
-			u.sock.wouldBlock(flagReadable)
-			return 0, nil, ErrWouldBlock
-		}
-		u.sock.wouldBlock(flagReadable) // keep reporting, as after would-block
-		return 0, nil, sysError("recvfrom", err)
-	}
+	return n, udpAddrOf(from), nil
 }
 
-// WriteTo sends p as one datagram to addr (a *net.UDPAddr).
+// WriteTo sends p as one datagram to addr (a *net.UDPAddr; a nil IP is the
+// unspecified address of the socket's family). It makes no allocation for
+// an address without a zone.
 func (u *UDPSocket) WriteTo(p []byte, addr net.Addr) (int, error) {
-	if u == nil {
-		return 0, ErrNilSource
-	}
-	if err := u.sock.acquire(); err != nil {
+	if err := u.holdForWriteTo(); err != nil {
 		return 0, err
 	}
 	defer u.sock.release()
-	to, err := udpSockaddr(u.family, addr)
+	ua, ok := addr.(*net.UDPAddr)
+	if !ok || ua == nil {
+		return 0, fmt.Errorf("%w: %T is not a *net.UDPAddr", ErrInvalidAddress, addr)
+	}
+	if ua.Port < 0 || ua.Port > 0xFFFF {
+		return 0, fmt.Errorf("%w: port %d out of range", ErrInvalidAddress, ua.Port)
+	}
+	ip, ok := netip.AddrFromSlice(ua.IP)
+	switch {
+	case len(ua.IP) == 0 && u.family == syscall.AF_INET:
+		ip = netip.IPv4Unspecified()
+	case len(ua.IP) == 0:
+		ip = netip.IPv6Unspecified()
+	case !ok:
+		return 0, fmt.Errorf("%w: IP %v", ErrInvalidAddress, ua.IP)
+	}
+	to, err := u.destination(ip, uint16(ua.Port), ua.Zone)
 	if err != nil {
 		return 0, err
 	}
-	for {
-		err = u.sock.sysSendto(p, to)
-		switch {
-		case err == nil:
-			return len(p), nil
-		case isInterrupted(err):
-			continue
-		case err == ErrWouldBlock:
-			return 0, ErrWouldBlock // its event is on the way: no re-arm
-		case isWouldBlock(err):
-			u.sock.wouldBlock(flagWritable)
-			return 0, ErrWouldBlock
-		}
-		return 0, sysError("sendto", err)
-	}
+	return u.writeTo(p, &to)
 }
 
 // LocalAddr returns the socket's local address.

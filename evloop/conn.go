@@ -7,14 +7,14 @@ import (
 	"github.com/evpoll/poller"
 )
 
-// Conn is one TCP connection, served by one loop. Its methods run on that
+// Conn is one stream connection (TCP or Unix-domain), served by one loop. Its methods run on that
 // loop's goroutine (in callbacks, timers and posted functions), except
 // AsyncWrite and Loop, which any goroutine may call.
 type Conn struct {
 	l      *Loop
-	stream *poller.TCPStream
-	ext    *connExt // nil until a backlog, a dial or a CloseWrite needs it
-	idx    int32    // in l.conns and l.values; the token is firstConnTok+idx
+	stream *poller.TCPStream // nil for a Unix-domain stream: see connExt.other
+	ext    *connExt          // nil until a backlog, a dial or a CloseWrite needs it (always there for a Unix stream)
+	idx    int32             // in l.conns and l.values; the token is firstConnTok+idx
 	flags  connFlags
 	seen   uint8 // l.sweeps when c was last active (Server.IdleTimeout)
 }
@@ -27,6 +27,7 @@ type connExt struct {
 	shutWrite  bool     // CloseWrite once the backlog is out
 	dial       *dialReq // non-nil while connecting
 	registered poller.Interest
+	other      stream // the socket of a connection that is not TCP (stream is nil)
 }
 
 type connFlags uint8
@@ -70,10 +71,10 @@ func (c *Conn) SetValue(v any) {
 }
 
 // LocalAddr returns the local address.
-func (c *Conn) LocalAddr() net.Addr { return c.stream.LocalAddr() }
+func (c *Conn) LocalAddr() net.Addr { return c.sock().LocalAddr() }
 
 // RemoteAddr returns the peer's address.
-func (c *Conn) RemoteAddr() net.Addr { return c.stream.RemoteAddr() }
+func (c *Conn) RemoteAddr() net.Addr { return c.sock().RemoteAddr() }
 
 // Buffered returns the bytes written and not yet sent: those of this
 // batch and the backlog.
@@ -110,7 +111,11 @@ func (c *Conn) Write(b []byte) (int, error) {
 }
 
 // Writev sends the buffers in order, as Write does with their
-// concatenation: they join c's output of this batch, sent with one write.
+// concatenation: small ones join c's output of this batch, sent with one
+// write; when they and that output come to more than one batch collects
+// (ReadBufSize), all of it goes out at once in one vectored write
+// (TCPStream.Writev), without joining, and what the socket does not take
+// is kept in the backlog.
 func (c *Conn) Writev(bufs [][]byte) (int, error) {
 	if c.flags&(fClosing|fClosed|fWriteClosed) != 0 {
 		return 0, net.ErrClosed
@@ -118,13 +123,20 @@ func (c *Conn) Writev(bufs [][]byte) (int, error) {
 	total := 0
 	for _, b := range bufs {
 		total += len(b)
-		if len(b) == 0 {
-			continue
-		}
-		if c.pending() {
+	}
+	switch {
+	case total == 0:
+	case c.pending():
+		for _, b := range bufs {
 			c.ext.backlog = append(c.ext.backlog, b...)
-		} else {
-			c.l.stage(c, b)
+		}
+	case c.l.staged(c)+total > stageMax:
+		c.l.writev(c, bufs)
+	default:
+		for _, b := range bufs {
+			if len(b) > 0 {
+				c.l.stage(c, b)
+			}
 		}
 	}
 	return total, nil
@@ -163,7 +175,7 @@ func (c *Conn) CloseWrite() error {
 		c.ext.shutWrite = true
 		return nil
 	}
-	return c.stream.CloseWrite()
+	return c.sock().CloseWrite()
 }
 
 // closeWith marks c closing; it closes at the end of this step, or once
@@ -235,7 +247,7 @@ func (c *Conn) interest(i poller.Interest) {
 	if c.ext == nil {
 		c.ext = new(connExt)
 	}
-	if err := c.l.p.Registry().Reregister(c.stream, c.token(), i); err != nil {
+	if err := c.l.p.Registry().Reregister(c.sock(), c.token(), i); err != nil {
 		c.fail(err)
 		return
 	}
@@ -247,7 +259,7 @@ func (c *Conn) interest(i poller.Interest) {
 // meanwhile happens.
 func (c *Conn) flush() bool {
 	x := c.ext
-	w, err := c.l.send(c.stream, x.backlog)
+	w, err := c.l.send(c, x.backlog)
 	if err != nil && !errors.Is(err, poller.ErrWouldBlock) {
 		c.l.closeConn(c, err)
 		return false
@@ -269,7 +281,7 @@ func (c *Conn) flush() bool {
 	}
 	if x.shutWrite {
 		x.shutWrite = false
-		if err := c.stream.CloseWrite(); err != nil {
+		if err := c.sock().CloseWrite(); err != nil {
 			c.l.closeConn(c, err)
 			return false
 		}

@@ -16,7 +16,7 @@ var errConnectFailed = errors.New("evloop: connect failed")
 // loop. state settles who finishes it: the loop (connected or failed) or
 // the dialer (its ctx ended).
 type dialReq struct {
-	st    *poller.TCPStream
+	st    stream
 	done  chan error // the loop's answer, buffered
 	state atomic.Int32
 	c     *Conn // the connection; written by the loop before done
@@ -29,10 +29,11 @@ const (
 	dialCancelled
 )
 
-// Dial connects to address ("tcp", "tcp4" or "tcp6") and puts the
-// connection on l, served by the Server's Handler like an accepted one:
-// OnOpen runs on the loop once connected, before Dial returns it. If ctx
-// ends first, the connect is abandoned and Dial returns ctx.Err().
+// Dial connects to address ("tcp", "tcp4" or "tcp6"; for "unix", a
+// socket path) and puts the connection on l, served by the Server's
+// Handler like an accepted one: OnOpen runs on the loop once connected,
+// before Dial returns it. If ctx ends first, the connect is abandoned and
+// Dial returns ctx.Err().
 //
 // Dial blocks until then, so it must not be called on l's own goroutine;
 // from a callback, call it in a goroutine of its own and Post the result.
@@ -40,7 +41,7 @@ func (l *Loop) Dial(ctx context.Context, network, address string) (*Conn, error)
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	st, err := poller.DialTCP(network, address)
+	st, err := dialStream(network, address)
 	if err != nil {
 		return nil, err
 	}
@@ -90,7 +91,7 @@ func (l *Loop) finishDial(c *Conn, ev poller.Event) bool {
 	if !ev.IsWritable() && !ev.IsError() && !ev.IsWriteClosed() && !ev.IsReadClosed() {
 		return false
 	}
-	err := c.stream.TakeError()
+	err := c.sock().TakeError()
 	if err == nil && ev.IsError() {
 		err = errConnectFailed
 	}

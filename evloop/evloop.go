@@ -30,8 +30,8 @@
 //
 // # Listeners
 //
-// Loop 0 owns the TCP listeners: it accepts and deals the connections out
-// to the loops round-robin, through each loop's inbox. When poller's
+// Loop 0 owns the listeners (TCP and Unix-domain): it accepts and deals
+// the connections out to the loops round-robin, through each loop's inbox. When poller's
 // ListenConfig gains ReusePort, a Server on Linux and the BSDs will instead
 // give every loop its own SO_REUSEPORT listener on each address, so that
 // the kernel spreads the connections and loop 0 no longer accepts for the
@@ -42,8 +42,9 @@
 //
 // Reading, OnData and a Write the socket takes allocate nothing; an echo
 // server serves messages without allocating (asserted by a test on Linux
-// and under Wine). UDP packets allocate their addresses until poller gains
-// address-port reads and writes.
+// and under Wine). So does the UDP path: OnPacket and Reply (poller's
+// ReadFromAddrPort and WriteToAddrPort) make no allocation per datagram
+// (TestPacketZeroAllocs).
 package evloop
 
 import (

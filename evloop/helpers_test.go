@@ -12,14 +12,15 @@ import (
 	"github.com/evpoll/poller/evloop"
 )
 
-// start listens on srv (one loopback address unless set), serves it, and
-// at cleanup closes it and checks that Serve returned ErrServerClosed.
+// start listens on srv (one loopback address unless set; not again if the
+// test called Listen), serves it, and at cleanup closes it and checks that
+// Serve returned ErrServerClosed.
 func start(t testing.TB, srv *evloop.Server) string {
 	t.Helper()
 	if srv.Addrs == nil && srv.Handler != nil {
 		srv.Addrs = []string{"127.0.0.1:0"}
 	}
-	if err := srv.Listen(); err != nil {
+	if err := srv.Listen(); err != nil && !errors.Is(err, evloop.ErrStarted) {
 		t.Fatal(err)
 	}
 	done := make(chan error, 1)

@@ -73,9 +73,10 @@ type Loop struct {
 	now     int64 // nanoseconds since start, set after each Wait
 	packets []*PacketConn
 
-	out       []byte // outConn's writes of this batch, not sent yet
-	outConn   *Conn  // the connection out is for, or nil
-	writes    int64  // write system calls, for tests; read once run returned
+	out       []byte   // outConn's writes of this batch, not sent yet
+	outConn   *Conn    // the connection out is for, or nil
+	iov       [][]byte // Conn.Writev's vector, kept between calls (emptied after each)
+	writes    int64    // write system calls, for tests; read once run returned
 	bytesRead atomic.Int64
 	open      atomic.Int64
 }
@@ -99,7 +100,7 @@ const (
 
 type task struct {
 	kind taskKind
-	st   *poller.TCPStream
+	st   stream
 	c    *Conn
 	b    []byte
 	f    func()
@@ -354,7 +355,7 @@ func (l *Loop) flushOut() {
 // write sends b to c, whose backlog is empty, and keeps in the backlog
 // what the socket does not take.
 func (l *Loop) write(c *Conn, b []byte) {
-	w, err := l.send(c.stream, b)
+	w, err := l.send(c, b)
 	if err != nil && !errors.Is(err, poller.ErrWouldBlock) {
 		c.fail(err)
 		return
@@ -367,10 +368,68 @@ func (l *Loop) write(c *Conn, b []byte) {
 	}
 }
 
-// send writes b to st, counting the write.
-func (l *Loop) send(st *poller.TCPStream, b []byte) (int, error) {
+// staged is the size of c's output of this batch.
+func (l *Loop) staged(c *Conn) int {
+	if l.outConn == c {
+		return len(l.out)
+	}
+	return 0
+}
+
+// writev sends c's output of this batch and bufs with one vectored write
+// (c's backlog is empty) and keeps in the backlog what the socket does not
+// take.
+func (l *Loop) writev(c *Conn, bufs [][]byte) {
+	if l.outConn != c {
+		l.flushOut() // another connection's output first
+		if c.flags&fClosing != 0 {
+			return
+		}
+	}
+	iov := l.iov[:0]
+	if l.outConn == c {
+		iov = append(iov, l.out)
+	}
+	iov = append(iov, bufs...)
 	l.writes++
-	return st.Write(b)
+	w, err := c.writev(iov)
+	if err != nil && !errors.Is(err, poller.ErrWouldBlock) {
+		l.dropStaged(c)
+		c.fail(err)
+	} else {
+		if w > 0 {
+			c.seen = l.sweeps
+		}
+		// The rest, from byte w on, goes to the backlog before the
+		// staged output is reset (the backlog copies it).
+		for i, b := range iov {
+			if w >= int64(len(b)) {
+				w -= int64(len(b))
+				continue
+			}
+			c.queue(b[w:])
+			for _, r := range iov[i+1:] {
+				c.ext.backlog = append(c.ext.backlog, r...)
+			}
+			break
+		}
+		if l.outConn == c {
+			l.outConn = nil
+			l.out = l.out[:0]
+		}
+	}
+	clear(iov) // keep no caller's buffer
+	l.iov = iov[:0]
+}
+
+// send writes b to c, counting the write; the TCP case is called
+// directly, as it is the common one.
+func (l *Loop) send(c *Conn, b []byte) (int, error) {
+	l.writes++
+	if st := c.stream; st != nil {
+		return st.Write(b)
+	}
+	return c.ext.other.Write(b)
 }
 
 // shutInbox runs as the loop returns: the inbox is closed, and what it
@@ -394,7 +453,7 @@ func (l *Loop) shutInbox() {
 
 // add puts st in the connection table and registers it; d is its dial,
 // or nil for an accepted stream (then OnOpen runs now).
-func (l *Loop) add(st *poller.TCPStream, d *dialReq) *Conn {
+func (l *Loop) add(st stream, d *dialReq) *Conn {
 	var idx int32
 	if n := len(l.free); n > 0 {
 		idx = l.free[n-1]
@@ -403,10 +462,18 @@ func (l *Loop) add(st *poller.TCPStream, d *dialReq) *Conn {
 		idx = int32(len(l.conns))
 		l.conns = append(l.conns, nil)
 	}
-	c := &Conn{l: l, stream: st, idx: idx, seen: l.sweeps}
+	c := &Conn{l: l, idx: idx, seen: l.sweeps}
+	if tcp, ok := st.(*poller.TCPStream); ok {
+		c.stream = tcp
+	} else {
+		c.ext = &connExt{other: st}
+	}
 	interest := poller.Readable
 	if d != nil {
-		c.ext = &connExt{dial: d, registered: poller.Readable | poller.Writable}
+		if c.ext == nil {
+			c.ext = new(connExt)
+		}
+		c.ext.dial, c.ext.registered = d, poller.Readable|poller.Writable
 		c.flags |= fDialed
 		d.conn = c
 		interest |= poller.Writable
@@ -462,7 +529,7 @@ func (l *Loop) serve(c *Conn, ev poller.Event) int64 {
 	}
 	var read int64
 	for {
-		n, err := c.stream.Read(l.buf)
+		n, err := c.read(l.buf)
 		if n > 0 {
 			read += int64(n)
 			c.seen = l.sweeps
@@ -533,7 +600,7 @@ func (l *Loop) closeConn(c *Conn, err error) {
 	}
 	c.flags |= fClosed
 	l.dropStaged(c)
-	c.stream.Close() // deregisters
+	c.sock().Close() // deregisters
 	if c.ext != nil {
 		c.ext.backlog = nil
 	}
@@ -549,7 +616,7 @@ func (l *Loop) closeConn(c *Conn, err error) {
 func (l *Loop) drop(c *Conn) {
 	c.flags |= fClosed
 	l.dropStaged(c)
-	c.stream.Close()
+	c.sock().Close()
 	l.release(c)
 }
 
@@ -590,7 +657,7 @@ func (l *Loop) accept(x *listener) {
 		return // backing off: the retry timer accepts
 	}
 	for {
-		st, err := l.srv.acceptOne(x.ln)
+		st, err := x.accept()
 		if errors.Is(err, poller.ErrWouldBlock) {
 			x.backoff = 0
 			return
@@ -605,21 +672,12 @@ func (l *Loop) accept(x *listener) {
 			return
 		}
 		x.backoff = 0
-		st.SetNoDelay(true)
 		l.handOver(st)
 	}
 }
 
-func (s *Server) acceptOne(ln *poller.TCPListener) (*poller.TCPStream, error) {
-	if s.acceptFn != nil {
-		return s.acceptFn(ln)
-	}
-	st, _, err := ln.Accept()
-	return st, err
-}
-
 // handOver gives st to the next loop, round-robin (loop 0 only).
-func (l *Loop) handOver(st *poller.TCPStream) {
+func (l *Loop) handOver(st stream) {
 	loops := l.srv.loops
 	to := loops[int(l.srv.nextRR.Add(1)-1)%len(loops)]
 	if to == l {

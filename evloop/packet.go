@@ -69,22 +69,13 @@ func (l *Loop) servePackets(pc *PacketConn) {
 	l.srv.logf("evloop: UDP socket %v: %d errors in a row", pc.Addr(), maxPacketErrors)
 }
 
-// readPacket and writePacket are the two places to switch to poller's
-// address-port calls once they exist: ReadFrom and WriteTo allocate their
-// addresses.
+// readPacket and writePacket are poller's address-port calls, which make
+// no allocation per datagram.
 func readPacket(sock *poller.UDPSocket, buf []byte) (int, netip.AddrPort, error) {
-	n, addr, err := sock.ReadFrom(buf)
-	if err != nil {
-		return 0, netip.AddrPort{}, err
-	}
-	ua, ok := addr.(*net.UDPAddr)
-	if !ok {
-		return 0, netip.AddrPort{}, errors.New("evloop: not a UDP address")
-	}
-	return n, ua.AddrPort(), nil
+	return sock.ReadFromAddrPort(buf)
 }
 
 func writePacket(sock *poller.UDPSocket, b []byte, to netip.AddrPort) error {
-	_, err := sock.WriteTo(b, net.UDPAddrFromAddrPort(to))
+	_, err := sock.WriteToAddrPort(b, to)
 	return err
 }

@@ -23,13 +23,13 @@ func (udpEcho) OnPacket(pc *evloop.PacketConn, from netip.AddrPort, in []byte) {
 // udpClient is a UDP peer on poller's own socket (package net's UDP does
 // not work under Wine 8) that waits for replies with a Poll of its own.
 type udpClient struct {
-	t      *testing.T
+	t      testing.TB
 	sock   *poller.UDPSocket
 	p      *poller.Poll
 	events *poller.Events
 }
 
-func newUDPClient(t *testing.T) *udpClient {
+func newUDPClient(t testing.TB) *udpClient {
 	sock, err := poller.ListenUDP("udp4", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -39,7 +39,9 @@ func newUDPClient(t *testing.T) *udpClient {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { sock.Close(); p.Close() })
-	if err := p.Registry().Register(sock, 1, poller.Readable); err != nil {
+	// Writable too: on Windows' overlapped engine a send in flight makes
+	// the next one wait for its completion's Writable.
+	if err := p.Registry().Register(sock, 1, poller.Readable|poller.Writable); err != nil {
 		t.Fatal(err)
 	}
 	return &udpClient{t: t, sock: sock, p: p, events: poller.NewEvents(4)}

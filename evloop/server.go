@@ -21,15 +21,19 @@ const DefaultHighWater = 1 << 20
 // call is given.
 const ReadBufSize = 64 << 10
 
-// Server is a set of event loops serving Handler on the TCP addresses Addrs
-// and PacketHandler on the UDP addresses PacketAddrs. Set its fields, then
+// Server is a set of event loops serving Handler on the stream addresses
+// Addrs (TCP or Unix-domain) and PacketHandler on the UDP addresses PacketAddrs. Set its fields, then
 // call Serve (or Listen first, to learn the bound addresses). Its fields
 // must not change once Listen or Serve has been called.
 type Server struct {
 	// Handler serves the connections of Addrs and those made with Dial.
 	Handler Handler
-	// Addrs are the TCP addresses to listen on, "host:port" as for
-	// poller.ListenTCP("tcp", ...); port 0 picks a free port.
+	// Addrs are the addresses to listen on: TCP ones as "host:port" for
+	// poller.ListenTCP("tcp", ...) (port 0 picks a free port) or with a
+	// scheme, "tcp://host:port" (also tcp4://, tcp6://), and Unix-domain
+	// stream sockets as "unix://path", as in gnet: the path must not exist,
+	// and is removed when the listener closes ("unix://@name" is an
+	// abstract name on Linux).
 	Addrs []string
 	// PacketHandler serves the UDP sockets of PacketAddrs.
 	PacketHandler PacketHandler
@@ -70,9 +74,14 @@ const (
 	serverDone
 )
 
-// listener is one TCP listener of loop 0, with its accept back-off.
+// listener is one listener of loop 0, with its accept back-off.
 type listener struct {
-	ln      *poller.TCPListener
+	ln interface {
+		poller.Source
+		Addr() net.Addr
+		Close() error
+	}
+	accept  func() (stream, error) // one connection, or poller.ErrWouldBlock
 	tok     poller.Token
 	backoff time.Duration // 0 unless accepting failed; then the next delay
 	retry   *Timer        // pending retry while backing off
@@ -117,13 +126,13 @@ func (s *Server) build() error {
 		s.loops = append(s.loops, l)
 	}
 	for i, addr := range s.Addrs {
-		ln, err := poller.ListenTCP("tcp", addr)
+		x, err := s.listen(addr)
 		if err != nil {
 			return err
 		}
-		x := &listener{ln: ln, tok: listenerToken(i)}
+		x.tok = listenerToken(i)
 		s.lns = append(s.lns, x)
-		if err := s.loops[0].p.Registry().Register(ln, x.tok, poller.Readable); err != nil {
+		if err := s.loops[0].p.Registry().Register(x.ln, x.tok, poller.Readable); err != nil {
 			return err
 		}
 	}
@@ -323,8 +332,9 @@ func (s *Server) signal(st loopState) {
 	}
 }
 
-// Dial connects to address ("tcp", "tcp4" or "tcp6") and puts the
-// connection on one of the loops, round-robin; see Loop.Dial.
+// Dial connects to address ("tcp", "tcp4" or "tcp6"; for "unix", a
+// socket path) and puts the connection on one of the loops, round-robin;
+// see Loop.Dial.
 func (s *Server) Dial(ctx context.Context, network, address string) (*Conn, error) {
 	loops := s.snapshotLoops()
 	if len(loops) == 0 {

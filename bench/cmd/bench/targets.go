@@ -1,7 +1,7 @@
 package main
 
-// The Targets table: each goal of the performance issue, as a ratio (or a
-// count) measured side by side in this run.
+// The Targets table: each performance goal, as a ratio (or a count)
+// measured side by side in this run.
 
 func (r *report) targets(p printer) {
 	c := r.cfg
