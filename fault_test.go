@@ -266,7 +266,12 @@ func TestFaultHalfClosePeer(t *testing.T) {
 	if n, err := s.Read(make([]byte, 4)); n != 0 || err != io.EOF {
 		t.Fatalf("second Read after EOF = %d, %v", n, err)
 	}
-	f.writeAll(s, tok, []byte("answer")) // may wait for Writable (the overlapped engine)
+	// No send is in flight: the Write takes it all, on every engine (on the
+	// overlapped one also before a Wait has collected the completion of
+	// the connect: the stream has read its peer already).
+	if n, err := s.Write([]byte("answer")); n != 6 || err != nil {
+		t.Fatalf("Write after the peer's CloseWrite = %d, %v", n, err)
+	}
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}

@@ -336,13 +336,14 @@ static int wait_prepare(iocp_port *port, const iocp_rearm *rearms,
 	for (i = 0; i < n_rearms; i++)
 		state_apply(port, rearms[i].sock, rearms[i].bits);
 	port->ovl_inside = 1;
+	port->wait_seq++;
 	ovl_reap(port);
 	/* Overlapped-engine states already ready are reported first, but
 	 * never more than cap - 1: every wait dequeues at least one packet,
 	 * so ready states cannot starve the port (its AFD results, completion
 	 * packets and wakes). With records already taken the dequeue only
 	 * collects what is queued, without waiting. */
-	emitted = ovl_emit(port, out, cap - 1);
+	emitted = ovl_emit(port, out, 0, cap - 1);
 	/* Nor can the port starve them (with a capacity of 1, a packet with
 	 * a record at every wait): when the last wait's records went to the
 	 * port with states still ready, this one is theirs. */
@@ -350,7 +351,7 @@ static int wait_prepare(iocp_port *port, const iocp_rearm *rearms,
 	if (port->ovl_turn) {
 		port->ovl_turn = 0;
 		if (emitted == 0)
-			emitted = ovl_emit(port, out, cap);
+			emitted = ovl_emit(port, out, 0, cap);
 		*done = emitted == cap;
 	}
 	return emitted;
@@ -400,7 +401,7 @@ int iocp_wait(uintptr_t port_handle, const iocp_rearm *rearms, int n_rearms,
 	port->wake_posted = 0;
 	for (i = 0; i < n; i++)
 		emitted += port_dispatch(port, &entries[i], &out[emitted]);
-	emitted += ovl_emit(port, out + emitted, cap - emitted);
+	emitted = ovl_emit(port, out, emitted, cap);
 	port->ovl_turn = emitted == cap && port->ready_head != NULL;
 	port->ovl_inside = 0;
 	ReleaseSRWLockExclusive(&port->lock);

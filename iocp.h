@@ -79,6 +79,9 @@
  *    the driver reports them (not for interest 0). A poll that fails is
  *    reported once as {id, IOCP_ERROR}; its directions then wait for a
  *    re-arm or modify, so a lasting failure cannot spin.
+ *  - One record per state per iocp_wait: directions that become
+ *    reportable during one wait (before its dequeue and from a packet it
+ *    dequeues) come in the same record, as epoll_wait reports an fd once.
  *  - A socket closed while registered is never polled again; when a poll in
  *    flight sees the close (AFD_POLL_LOCAL_CLOSE) it gets one record
  *    {id, IOCP_CLOSED} and no event. Its state is still Go's to delete.
@@ -248,7 +251,9 @@ int iocp_engine_for(uintptr_t socket);
  * engine sends it whatever happens next, short of an error or a cancel by
  * Close. Returns 0 (*n_out may be < len: a send is in flight, as for
  * WSAEWOULDBLOCK), WSAEWOULDBLOCK (nothing accepted: a send or the connect
- * is in flight; its completion is the next WRITABLE), or an error. */
+ * is in flight; its completion is the next WRITABLE), or an error. A
+ * connect whose OVERLAPPED shows it done counts as done, its packet not
+ * yet dequeued: the send starts (or the connect's failure is returned). */
 int iocp_ovl_send(uintptr_t port, uintptr_t sock, const void *buf, int len,
 		  const void *to, int to_len, int *n_out);
 /* Reads one datagram (truncated to len) and its sender. 0, WSAEWOULDBLOCK

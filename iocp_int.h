@@ -78,6 +78,8 @@ struct iocp_port {
 	/* The last iocp_wait filled its records with states still ready:
 	 * the next one reports ready states before dequeuing (iocp_wait). */
 	int ovl_turn;
+	/* Numbers the iocp_wait calls (ovl_emit's one record per state). */
+	uint64_t wait_seq;
 };
 
 /* ---- iocp.c, for both engines ---- */
@@ -134,8 +136,10 @@ void ovl_free_all(iocp_port *port);
 /* Frees the states retired outside iocp_wait; iocp_wait calls it right
  * after applying its batch. */
 void ovl_reap(iocp_port *port);
-/* Writes at most cap records of ready states to out; returns how many. */
-int ovl_emit(iocp_port *port, iocp_event *out, int cap);
+/* Writes the records of ready states to out from index n, never beyond
+ * cap, one per state in a wait (a state with a record at an index below n
+ * in this wait gets its bits added to it); returns the new count. */
+int ovl_emit(iocp_port *port, iocp_event *out, int n, int cap);
 /* iocp_test_switches' skip_mode. */
 extern volatile LONG ovl_test_skip_mode;
 

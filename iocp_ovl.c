@@ -23,8 +23,8 @@
  *   writes    iocp_ovl_send copies into a C-owned buffer (at most 64 KiB
  *             at a time) and issues WSASend / WSASendTo from it.
  *
- * Operations. A state has two OVERLAPPED records, rd (WSARecv, WSARecvFrom
- * or AcceptEx) and wr (ConnectEx, then WSASend or WSASendTo), each with at
+ * Operations. A state has three OVERLAPPED records, rd (WSARecv, WSARecvFrom
+ * or AcceptEx), cn (ConnectEx) and wr (WSASend or WSASendTo), each with at
  * most one operation in flight:
  *
  *   IDLE --- issue: pending (WSA_IO_PENDING), or success without
@@ -69,7 +69,8 @@
  * which re-arms by itself) or a modify. Records are not written where the
  * condition changes but queued: the state goes on the port's ready list,
  * which iocp_wait empties into its records before and after dequeuing (cap
- * respected; what does not fit waits for the next wait). A state made ready
+ * respected; what does not fit waits for the next wait; a state already
+ * written in this wait adds its bits to its record, ovl_emit). A state made ready
  * outside iocp_wait while a wait is blocked posts one internal wake (id 0)
  * so that the blocked wait returns with it.
  *
@@ -152,6 +153,9 @@ struct ovl_state {
 	unsigned char owns_sock;  /* handed over: C closes sock at free */
 	unsigned char on_ready;
 	unsigned char connecting; /* ConnectEx in flight */
+	/* The connect's result was taken from its OVERLAPPED before its packet
+	 * was dequeued (connect_peek): that packet only settles cn. */
+	unsigned char connect_early;
 	unsigned char connected;  /* stream: reads and writes may be issued */
 	unsigned short family;
 	unsigned char sock_closed; /* owns_sock, and C has closed sock */
@@ -163,6 +167,10 @@ struct ovl_state {
 	 * prior of the socket's next state, so that whoever closes the SOCKET
 	 * waits for every send of the chain (chain_sending). */
 	ovl_state *prior, *heir;
+	/* The iocp_wait (port->wait_seq) that last wrote a record of this
+	 * state, and that record's index (ovl_emit). */
+	uint64_t emit_wait;
+	int emit_at;
 
 	/* Read side. rd_done: the read side has a result Go has not taken:
 	 * stream, the zero-byte receive completed (until re-armed); listener,
@@ -180,6 +188,10 @@ struct ovl_state {
 	LPFN_ACCEPTEX acceptex;
 	char accept_buf[2 * ACCEPT_ADDR_LEN]; /* AcceptEx's addresses */
 
+	/* The deferred connect (ConnectEx), apart from the sends: a Write
+	 * made once it completed sends also before its packet is dequeued. */
+	ovl_op cn;
+
 	/* Write side. wbuf is allocated for a send and freed once nothing is
 	 * in flight: an idle state holds no send buffer. */
 	ovl_op wr;
@@ -194,6 +206,7 @@ struct ovl_state {
 typedef enum issued { ISSUED_DONE, ISSUED_OWED, ISSUED_FAILED } issued;
 
 static void rd_complete(iocp_port *port, ovl_state *s, int err, DWORD bytes);
+static void connect_complete(iocp_port *port, ovl_state *s, int err);
 static void wr_complete(iocp_port *port, ovl_state *s, int err, DWORD bytes);
 
 /* ---- helpers ---- */
@@ -343,19 +356,36 @@ static void ready_push(iocp_port *port, ovl_state *s)
 	}
 }
 
-int ovl_emit(iocp_port *port, iocp_event *out, int cap)
+/* One record per state per iocp_wait: a state reported earlier in the same
+ * wait (before the dequeue, say, with a packet of it dequeued after) adds
+ * its directions to that record. Two records of one source in a batch
+ * would read as an event after its Deregister to a caller that closes the
+ * source on the first (an echo loop at EOF). */
+int ovl_emit(iocp_port *port, iocp_event *out, int n, int cap)
 {
-	int n = 0;
 	ovl_state *s;
+	uint32_t bits;
 
-	while (n < cap && (s = port->ready_head) != NULL) {
+	while ((s = port->ready_head) != NULL) {
+		bits = s->ready | s->rd_hints | s->wr_hints;
+		if (s->ready != 0 && s->emit_wait == port->wait_seq &&
+		    s->emit_at < n && out[s->emit_at].id == s->id) {
+			ready_unlink(port, s);
+			out[s->emit_at].bits |= bits;
+			s->ready = 0;
+			continue;
+		}
+		if (n >= cap)
+			break;
 		ready_unlink(port, s);
 		if (s->ready == 0)
 			continue;
 		out[n].id = s->id;
-		out[n].bits = s->ready | s->rd_hints | s->wr_hints;
+		out[n].bits = bits;
 		out[n].reserved = 0;
 		s->ready = 0;
+		s->emit_wait = port->wait_seq;
+		s->emit_at = n;
 		n++;
 	}
 	return n;
@@ -596,32 +626,48 @@ static void wr_free_buffer(ovl_state *s)
 	s->wlen = s->woff = 0;
 }
 
+/* The connect completed (its packet, at once, or connect_peek). */
+static void connect_complete(iocp_port *port, ovl_state *s, int err)
+{
+	IOCP_CHECK(!s->deleted && s->connecting);
+	s->connecting = 0;
+	/* A connect restarted after a cancelled one that had in fact
+	 * completed: connected. */
+	if (err == WSAEISCONN)
+		err = 0;
+	if (err == 0) {
+		iocp_count_syscall();
+		setsockopt(s->sock, SOL_SOCKET, SO_UPDATE_CONNECT_CONTEXT, NULL,
+			   0);
+		s->connected = 1;
+		s->wr_hints = 0;
+	} else {
+		s->connect_err = err;
+		s->wr_hints = IOCP_ERROR | IOCP_READ_CLOSED | IOCP_WRITE_CLOSED;
+	}
+	rd_issue(port, s);
+	evaluate(port, s);
+}
+
+/* A Write (iocp_ovl_send) while the connect's packet is not in yet: the
+ * peer may already have answered, as a Read finds (it reads the socket
+ * itself). If the connect's OVERLAPPED shows it done, its result is
+ * applied now, so the Write sends (or fails) instead of waiting for a
+ * Wait that has not run. */
+static void connect_peek(iocp_port *port, ovl_state *s)
+{
+	if (!s->connecting || !s->cn.pending || s->connect_early ||
+	    op_still_pending(&s->cn))
+		return;
+	s->connect_early = 1;
+	connect_complete(port, s, status_error(s->cn.ov.Internal));
+}
+
 static void wr_complete(iocp_port *port, ovl_state *s, int err, DWORD bytes)
 {
 	int err2;
 
 	IOCP_CHECK(!s->deleted && !s->wr.pending);
-	if (s->wr.kind == OP_CONNECT) {
-		s->connecting = 0;
-		/* A connect restarted after a cancelled one that had in fact
-		 * completed: connected. */
-		if (err == WSAEISCONN)
-			err = 0;
-		if (err == 0) {
-			iocp_count_syscall();
-			setsockopt(s->sock, SOL_SOCKET,
-				   SO_UPDATE_CONNECT_CONTEXT, NULL, 0);
-			s->connected = 1;
-			s->wr_hints = 0;
-		} else {
-			s->connect_err = err;
-			s->wr_hints = IOCP_ERROR | IOCP_READ_CLOSED |
-				      IOCP_WRITE_CLOSED;
-		}
-		rd_issue(port, s);
-		evaluate(port, s);
-		return;
-	}
 	if (err == 0 && s->kind == K_STREAM && bytes < s->wlen - s->woff) {
 		/* Part of it went: send the rest, nothing is dropped. */
 		s->woff += bytes;
@@ -676,7 +722,7 @@ static void chain_unlink(ovl_state *s)
 
 static void state_free(iocp_port *port, ovl_state *s)
 {
-	IOCP_CHECK(!s->rd.pending && !s->wr.pending);
+	IOCP_CHECK(!s->rd.pending && !s->cn.pending && !s->wr.pending);
 	ready_unlink(port, s);
 	if (s->prev != NULL)
 		s->prev->next = s->next;
@@ -706,7 +752,7 @@ static void state_free(iocp_port *port, ovl_state *s)
 static void release_state(iocp_port *port, ovl_state *s)
 {
 	IOCP_CHECK(s->deleted && !s->await_sock);
-	IOCP_CHECK(!s->rd.pending && !s->wr.pending);
+	IOCP_CHECK(!s->rd.pending && !s->cn.pending && !s->wr.pending);
 	if (port->ovl_inside) {
 		state_free(port, s);
 		return;
@@ -741,13 +787,14 @@ static void free_if_done(iocp_port *port, ovl_state *s)
 	if (!s->deleted)
 		return;
 	maybe_close(s); /* its send just ended, say */
-	if (s->rd.pending || s->wr.pending)
+	if (s->rd.pending || s->cn.pending || s->wr.pending)
 		return;
 	for (top = s; top->heir != NULL; top = top->heir)
 		;
 	if (top != s && top->deleted) {
 		maybe_close(top);
-		if (!top->await_sock && !top->rd.pending && !top->wr.pending &&
+		if (!top->await_sock && !top->rd.pending && !top->cn.pending &&
+		    !top->wr.pending &&
 		    (!top->owns_sock || top->sock_closed))
 			release_state(port, top);
 	}
@@ -857,7 +904,7 @@ void ovl_handover(iocp_port *port, ovl_state *s)
  * chain's sends. */
 static int connect_in_flight(const ovl_state *p)
 {
-	return p->wr.pending && p->wr.kind == OP_CONNECT;
+	return p->cn.pending && !p->connect_early;
 }
 
 /* Also for a deleted state whose connect is still in flight: the new state
@@ -938,7 +985,7 @@ static ovl_state *state_new(SOCKET sock, sock_kind kind, uint64_t id,
 		*err_out = IOCP_E_RAW_LISTENER;
 		return NULL;
 	}
-	s->rd.s = s->wr.s = s;
+	s->rd.s = s->cn.s = s->wr.s = s;
 	s->accept_sock = INVALID_SOCKET;
 	len = sizeof local;
 	memset(&local, 0, sizeof local);
@@ -1013,14 +1060,14 @@ static void connect_start(iocp_port *port, ovl_state *s,
 	memcpy(&s->waddr, addr, (size_t)addr_len);
 	s->waddr_len = addr_len;
 	s->connecting = 1;
-	op_reset(&s->wr, OP_CONNECT);
+	op_reset(&s->cn, OP_CONNECT);
 	iocp_count_syscall();
 	ok = connectex(s->sock, (const struct sockaddr *)&s->waddr,
-		       s->waddr_len, NULL, 0, NULL, &s->wr.ov);
+		       s->waddr_len, NULL, 0, NULL, &s->cn.ov);
 	err = ok ? 0 : WSAGetLastError();
-	r = op_issued(port, s, &s->wr, ok, err);
+	r = op_issued(port, s, &s->cn, ok, err);
 	if (r != ISSUED_OWED)
-		wr_complete(port, s, r == ISSUED_DONE ? 0 : err, 0);
+		connect_complete(port, s, r == ISSUED_DONE ? 0 : err);
 }
 
 /* Links the bound state into the port and starts it: takes a prior
@@ -1038,7 +1085,7 @@ static void state_start(iocp_port *port, ovl_state *s, uint32_t flags,
 	if (inherited) {
 		/* The prior's connect goes on: its packet completes ours. */
 		s->connecting = 1;
-		op_reset(&s->wr, OP_CONNECT);
+		op_reset(&s->cn, OP_CONNECT);
 	} else if (connect_addr != NULL) {
 		connect_start(port, s, connectex, connect_addr,
 			      connect_addr_len);
@@ -1126,9 +1173,9 @@ static void pass_connect(iocp_port *port, ovl_state *s, int err)
 
 	for (top = s->heir; top->heir != NULL; top = top->heir)
 		;
-	if (!top->deleted && top->connecting && !top->wr.pending &&
-	    top->wr.kind == OP_CONNECT)
-		wr_complete(port, top, err, 0);
+	if (!top->deleted && top->connecting && !top->cn.pending &&
+	    top->cn.kind == OP_CONNECT)
+		connect_complete(port, top, err);
 }
 
 /* A packet of deleted state s: a lingering stream send that went in part
@@ -1139,7 +1186,7 @@ static void deleted_packet_in(iocp_port *port, ovl_state *s, ovl_op *op,
 {
 	int err2;
 
-	if (op == &s->wr && s->wr.kind == OP_CONNECT && s->heir != NULL)
+	if (op == &s->cn && !s->connect_early && s->heir != NULL)
 		pass_connect(port, s, err);
 	if (!s->sock_closed &&
 	    (s->await_sock || s->owns_sock || s->heir != NULL) &&
@@ -1169,6 +1216,10 @@ int ovl_complete(iocp_port *port, const OVERLAPPED_ENTRY *e, iocp_event *ev)
 				  e->dwNumberOfBytesTransferred);
 	else if (op == &s->rd)
 		rd_complete(port, s, err, e->dwNumberOfBytesTransferred);
+	else if (op == &s->cn && s->connect_early)
+		s->connect_early = 0; /* applied by connect_peek */
+	else if (op == &s->cn)
+		connect_complete(port, s, err);
 	else
 		wr_complete(port, s, err, e->dwNumberOfBytesTransferred);
 	return 0;
@@ -1180,6 +1231,7 @@ void ovl_cancel_all(iocp_port *port)
 
 	for (s = port->ovl_states; s != NULL; s = s->next) {
 		cancel_op(s, &s->rd);
+		cancel_op(s, &s->cn);
 		cancel_op(s, &s->wr);
 	}
 }
@@ -1268,6 +1320,7 @@ int iocp_ovl_send(uintptr_t port_handle, uintptr_t sock, const void *buf,
 	if (len < 0 || ENGINE_OF(sock) != IOCP_ENGINE_OVERLAPPED)
 		return ERROR_INVALID_PARAMETER;
 	AcquireSRWLockExclusive(&port->lock);
+	connect_peek(port, s);
 	if (s->send_err != 0)
 		err = s->send_err;
 	else if (s->kind == K_LISTENER)

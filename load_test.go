@@ -376,8 +376,12 @@ func loadEcho(t *testing.T, conns, perConn int, child bool) (*echoServer, loadRe
 			t.Fatalf("echo loop: %v", err)
 		}
 	case err := <-served:
-		<-clients // the loop closed every connection: the clients end
-		t.Fatalf("echo loop ended before the clients: %v", err)
+		t.Errorf("echo loop ended before the clients: %v", err)
+		// The loop closed every connection it had accepted; closing the
+		// listener ends the clients not accepted yet too.
+		e.ln.Close()
+		<-clients
+		t.FailNow()
 	}
 	for _, err := range res.Errs {
 		t.Error(err)
@@ -422,6 +426,5 @@ func TestLoadEcho(t *testing.T) {
 // TestLoadEchoClientProcess runs a small load with the clients in a child
 // process, the way the full-size load runs where descriptors are short.
 func TestLoadEchoClientProcess(t *testing.T) {
-	requireAFD(t, "KNOWN BUG, not a limitation: under the overlapped engine the server stalls with clients in another process (seen: 14 of 20 connections never read, Recv-Q 64 KiB + FIN)")
 	loadEcho(t, size(50, 20, 50, 20), 64<<10, true)
 }

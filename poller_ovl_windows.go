@@ -24,7 +24,9 @@ package poller
 //   - DialTCP of a stream that will use this engine only binds the socket;
 //     its connect (ConnectEx) starts at Register. A stream never registered
 //     never connects. Until the connect completes Write and Read return
-//     ErrWouldBlock; TakeError reports its failure.
+//     ErrWouldBlock (a Write sends once the kernel has completed it, also
+//     before a Wait collected its completion); TakeError reports its
+//     failure.
 //
 // The C state of a registration must stay alive across these calls: they
 // run under sysPoll.mu, which remove (deferred or not) and close also take,

@@ -493,3 +493,19 @@ func TestOverlappedShortWriteFailureIsReported(t *testing.T) {
 		}
 	})
 }
+
+// The overlapped engine with skip-on-success off names a source once per
+// Wait (TestWaitOneEventPerSource), also in runs that do not force it.
+func TestOverlappedOneEventPerSource(t *testing.T) {
+	withOverlapped(t)
+	withSwitches(t, 0, 0)
+	checkOneEventPerSource(t)
+}
+
+// TestFaultHalfClosePeer on the overlapped engine, also in runs that do not
+// force it: its Write comes before any Wait collected the connect's
+// completion, and must send.
+func TestOverlappedHalfClosePeer(t *testing.T) {
+	withOverlapped(t)
+	ForEachSkipMode(t, TestFaultHalfClosePeer)
+}
