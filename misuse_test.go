@@ -258,7 +258,7 @@ func TestMisuseTable(t *testing.T) {
 			_, err := u.WriteTo(readBuf, &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 9})
 			return err
 		}, net.ErrClosed},
-		// socket control (issue 13): nil and zero receivers
+		// socket control: nil and zero receivers
 		{"SyscallConn of a nil *TCPStream", func(f misuseFixture) error { _, err := (*TCPStream)(nil).SyscallConn(); return err }, ErrNilSource},
 		{"SyscallConn of a zero TCPStream", func(f misuseFixture) error { _, err := (&TCPStream{}).SyscallConn(); return err }, ErrNilSource},
 		{"SyscallConn of a nil *TCPListener", func(f misuseFixture) error { _, err := (*TCPListener)(nil).SyscallConn(); return err }, ErrNilSource},
@@ -491,136 +491,6 @@ func TestMisuseTable(t *testing.T) {
 		{"Wait with timeout MinInt64 waits for the wake", func(f misuseFixture) error { return waitWoken(f, math.MinInt64) }, nil},
 		{"Wait with timeout MaxInt64 waits for the wake", func(f misuseFixture) error { return waitWoken(f, math.MaxInt64) }, nil},
 		{"Wait with timeout 1<<62 waits for the wake", func(f misuseFixture) error { return waitWoken(f, 1<<62) }, nil},
-		// socket control (issue 13): nil and zero receivers
-		{"SyscallConn of a nil *TCPStream", func(f misuseFixture) error { _, err := (*TCPStream)(nil).SyscallConn(); return err }, ErrNilSource},
-		{"SyscallConn of a zero TCPStream", func(f misuseFixture) error { _, err := (&TCPStream{}).SyscallConn(); return err }, ErrNilSource},
-		{"SyscallConn of a nil *TCPListener", func(f misuseFixture) error { _, err := (*TCPListener)(nil).SyscallConn(); return err }, ErrNilSource},
-		{"SyscallConn of a nil *UDPSocket", func(f misuseFixture) error { _, err := (*UDPSocket)(nil).SyscallConn(); return err }, ErrNilSource},
-		{"TakeError of a nil *TCPListener", func(f misuseFixture) error { return (*TCPListener)(nil).TakeError() }, ErrNilSource},
-		{"TakeError of a zero UDPSocket", func(f misuseFixture) error { return (&UDPSocket{}).TakeError() }, ErrNilSource},
-		{"SetKeepAlive on a nil *TCPStream", func(f misuseFixture) error { return (*TCPStream)(nil).SetKeepAlive(true) }, ErrNilSource},
-		{"SetKeepAliveConfig on a zero TCPStream", func(f misuseFixture) error { return (&TCPStream{}).SetKeepAliveConfig(net.KeepAliveConfig{}) }, ErrNilSource},
-		{"SetLinger on a nil *TCPStream", func(f misuseFixture) error { return (*TCPStream)(nil).SetLinger(1) }, ErrNilSource},
-		{"SetReadBuffer on a nil *TCPStream", func(f misuseFixture) error { return (*TCPStream)(nil).SetReadBuffer(1) }, ErrNilSource},
-		{"SetWriteBuffer on a zero TCPStream", func(f misuseFixture) error { return (&TCPStream{}).SetWriteBuffer(1) }, ErrNilSource},
-		{"SetReadBuffer on a nil *UDPSocket", func(f misuseFixture) error { return (*UDPSocket)(nil).SetReadBuffer(1) }, ErrNilSource},
-		{"SetWriteBuffer on a zero UDPSocket", func(f misuseFixture) error { return (&UDPSocket{}).SetWriteBuffer(1) }, ErrNilSource},
-		{"NoDelay of a nil *TCPStream", func(f misuseFixture) error { _, err := (*TCPStream)(nil).NoDelay(); return err }, ErrNilSource},
-		{"CloseRead a nil *TCPStream", func(f misuseFixture) error { return (*TCPStream)(nil).CloseRead() }, ErrNilSource},
-		{"Peek on a zero TCPStream", func(f misuseFixture) error { _, err := (&TCPStream{}).Peek(readBuf); return err }, ErrNilSource},
-		{"Writev on a nil *TCPStream", func(f misuseFixture) error { _, err := (*TCPStream)(nil).Writev([][]byte{readBuf}); return err }, ErrNilSource},
-		{"TCPStreamFrom nil", func(f misuseFixture) error { _, err := TCPStreamFrom(nil); return err }, ErrNilSource},
-		{"TCPStreamFrom a nil *net.TCPConn", func(f misuseFixture) error { _, err := TCPStreamFrom((*net.TCPConn)(nil)); return err }, ErrNilSource},
-		{"TCPListenerFrom a nil *net.TCPListener", func(f misuseFixture) error { _, err := TCPListenerFrom((*net.TCPListener)(nil)); return err }, ErrNilSource},
-		{"UDPSocketFrom a nil *UDPSocket", func(f misuseFixture) error { _, err := UDPSocketFrom((*UDPSocket)(nil)); return err }, ErrNilSource},
-		// socket control: closed sockets
-		{"SyscallConn of a closed stream", func(f misuseFixture) error { _, err := f.closedStream().SyscallConn(); return err }, net.ErrClosed},
-		{"RawConn Control after Close", func(f misuseFixture) error {
-			s := f.stream()
-			raw, err := s.SyscallConn()
-			if err != nil {
-				return err
-			}
-			s.Close()
-			return raw.Control(func(uintptr) {})
-		}, net.ErrClosed},
-		{"RawConn Read after Close", func(f misuseFixture) error {
-			u := f.udp()
-			raw, err := u.SyscallConn()
-			if err != nil {
-				return err
-			}
-			u.Close()
-			return raw.Read(func(uintptr) bool { return true })
-		}, net.ErrClosed},
-		{"TakeError of a closed listener", func(f misuseFixture) error { ln := f.listener(); ln.Close(); return ln.TakeError() }, net.ErrClosed},
-		{"SyscallConn of a closed listener", func(f misuseFixture) error { ln := f.listener(); ln.Close(); _, err := ln.SyscallConn(); return err }, net.ErrClosed},
-		{"TakeError of a closed UDP socket", func(f misuseFixture) error { u := f.udp(); u.Close(); return u.TakeError() }, net.ErrClosed},
-		{"SetReadBuffer on a closed UDP socket", func(f misuseFixture) error { u := f.udp(); u.Close(); return u.SetReadBuffer(1 << 16) }, net.ErrClosed},
-		{"SetKeepAlive on a closed stream", func(f misuseFixture) error { return f.closedStream().SetKeepAlive(true) }, net.ErrClosed},
-		{"SetKeepAliveConfig on a closed stream", func(f misuseFixture) error {
-			return f.closedStream().SetKeepAliveConfig(net.KeepAliveConfig{Enable: true})
-		}, net.ErrClosed},
-		{"SetLinger on a closed stream", func(f misuseFixture) error { return f.closedStream().SetLinger(0) }, net.ErrClosed},
-		{"SetWriteBuffer on a closed stream", func(f misuseFixture) error { return f.closedStream().SetWriteBuffer(1 << 16) }, net.ErrClosed},
-		{"NoDelay of a closed stream", func(f misuseFixture) error { _, err := f.closedStream().NoDelay(); return err }, net.ErrClosed},
-		{"CloseRead a closed stream", func(f misuseFixture) error { return f.closedStream().CloseRead() }, net.ErrClosed},
-		{"Peek a closed stream", func(f misuseFixture) error { _, err := f.closedStream().Peek(readBuf); return err }, net.ErrClosed},
-		{"Writev a closed stream", func(f misuseFixture) error { _, err := f.closedStream().Writev([][]byte{readBuf}); return err }, net.ErrClosed},
-		{"TCPStreamFrom a closed stream of ours", func(f misuseFixture) error { _, err := TCPStreamFrom(f.closedStream()); return err }, net.ErrClosed},
-		{"TCPStreamFrom a closed net.TCPConn", func(f misuseFixture) error {
-			ln := f.listener()
-			c, err := net.Dial("tcp4", ln.Addr().String())
-			if err != nil {
-				return err
-			}
-			c.Close()
-			_, err = TCPStreamFrom(c.(*net.TCPConn))
-			return err
-		}, net.ErrClosed},
-		// socket control: bad arguments
-		{"RawConn Control with a nil function", func(f misuseFixture) error {
-			raw, err := f.stream().SyscallConn()
-			if err != nil {
-				return err
-			}
-			return raw.Control(nil)
-		}, ErrInvalidArgument},
-		{"RawConn Write with a nil function", func(f misuseFixture) error {
-			raw, err := f.listener().SyscallConn()
-			if err != nil {
-				return err
-			}
-			return raw.Write(nil)
-		}, ErrInvalidArgument},
-		{"SetLinger(65536)", func(f misuseFixture) error { return f.stream().SetLinger(65536) }, ErrInvalidArgument},
-		{"SetReadBuffer(-1)", func(f misuseFixture) error { return f.stream().SetReadBuffer(-1) }, ErrInvalidArgument},
-		{"SetWriteBuffer(-1) on UDP", func(f misuseFixture) error { return f.udp().SetWriteBuffer(-1) }, ErrInvalidArgument},
-		{"Writev of nil buffers writes nothing", func(f misuseFixture) error {
-			if n, err := f.stream().Writev(nil); n != 0 || err != nil {
-				return fmt.Errorf("Writev(nil) = %d, %v", n, err)
-			}
-			return nil
-		}, nil},
-		{"Peek into an empty buffer", func(f misuseFixture) error {
-			// (ENOTCONN: the overlapped engine's stream, never registered, never connects.)
-			_, err := f.stream().Peek(nil)
-			if err != nil && !errors.Is(err, ErrWouldBlock) && !errors.Is(err, syscall.ENOTCONN) {
-				return err
-			}
-			return nil
-		}, nil},
-		{"ListenConfig with a negative Backlog", func(f misuseFixture) error {
-			_, err := (&ListenConfig{Backlog: -1}).ListenTCP("tcp4", "127.0.0.1:0")
-			return err
-		}, ErrInvalidArgument},
-		{"ListenConfig.ListenTCP of udp", func(f misuseFixture) error { _, err := (&ListenConfig{}).ListenTCP("udp", "127.0.0.1:0"); return err }, ErrInvalidAddress},
-		{"ListenConfig.ListenUDP of tcp", func(f misuseFixture) error { _, err := (&ListenConfig{}).ListenUDP("tcp", "127.0.0.1:0"); return err }, ErrInvalidAddress},
-		{"ListenConfig.ListenTCP with a bad port", func(f misuseFixture) error {
-			_, err := (&ListenConfig{}).ListenTCP("tcp4", "127.0.0.1:99999")
-			return err
-		}, ErrInvalidAddress},
-		{"a nil *ListenConfig is the zero one", func(f misuseFixture) error {
-			ln, err := (*ListenConfig)(nil).ListenTCP("tcp4", "127.0.0.1:0")
-			if err == nil {
-				ln.Close()
-			}
-			return err
-		}, nil},
-		{"Dialer.DialTCP of udp", func(f misuseFixture) error { _, err := (&Dialer{}).DialTCP("udp", "127.0.0.1:1"); return err }, ErrInvalidAddress},
-		{"Dialer with a UDP LocalAddr", func(f misuseFixture) error {
-			_, err := (&Dialer{LocalAddr: &net.UDPAddr{}}).DialTCP("tcp4", f.listener().Addr().String())
-			return err
-		}, ErrInvalidAddress},
-		{"a nil *Dialer is the zero one", func(f misuseFixture) error {
-			s, err := (*Dialer)(nil).DialTCP("tcp4", f.listener().Addr().String())
-			if err == nil {
-				s.Close()
-			}
-			return err
-		}, nil},
-		{"TCPListenerFrom a stream", func(f misuseFixture) error { _, err := TCPListenerFrom(f.stream()); return err }, ErrInvalidAddress},
-		{"UDPSocketFrom a listener", func(f misuseFixture) error { _, err := UDPSocketFrom(f.listener()); return err }, ErrInvalidAddress},
 	}
 	for _, c := range udpMisuseCases {
 		cases = append(cases, misuse(c))

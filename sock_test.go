@@ -12,7 +12,7 @@ import (
 	"time"
 )
 
-// Tests of issue 13's socket control: SyscallConn, options read back with
+// Tests of the socket control: SyscallConn, options read back with
 // getsockopt, ListenConfig and Dialer, dual stack, adoption, CloseRead,
 // Peek and Writev. Every one runs on Linux and under Wine (both cores, and
 // the overlapped engine where the path exists).
