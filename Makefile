@@ -36,8 +36,9 @@ test-linux: test-deps
 	POLLER_WAIT=block $(GO) test -race -count=1 .
 
 # Clients nobody here wrote drive the examples in their tests:
-# redis-benchmark (Debian's redis-tools) examples/resp, wrk examples/http.
-TEST_DEPS := redis-benchmark:redis-tools wrk:wrk
+# redis-benchmark (Debian's redis-tools) examples/resp, wrk examples/http;
+# ip (iproute2) sets up the network namespace of the multicast test.
+TEST_DEPS := redis-benchmark:redis-tools wrk:wrk ip:iproute2
 
 test-deps:
 	@missing=; for dep in $(TEST_DEPS); do \
