@@ -135,3 +135,29 @@ func ExampleTCPStream_Writev() {
 	fmt.Printf("%d bytes in one call: %q\n", n, got[len(got)-len(body):])
 	// Output: 43 bytes in one call: "hello"
 }
+
+// A Dialer binds the local end before connecting, and lets Control set
+// options the package has no method for, between the socket's creation and
+// its bind.
+func ExampleDialer() {
+	ln, err := poller.ListenTCP("tcp4", "127.0.0.1:0")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer ln.Close()
+	var controlled string
+	d := &poller.Dialer{
+		LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1)},
+		Control: func(network, address string, c syscall.RawConn) error {
+			controlled = network
+			return nil
+		},
+	}
+	s, err := d.DialTCP("tcp", ln.Addr().String())
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer s.Close()
+	fmt.Println("Control ran for", controlled)
+	// Output: Control ran for tcp4
+}

@@ -210,3 +210,24 @@ func (s *socket) recvfrom(p []byte) (int, syscall.Sockaddr, error) {
 	}
 	return s.sysRecvfrom(p)
 }
+
+// sendDatagram runs send, one datagram's send of n bytes, again while it
+// is interrupted: n once sent, ErrWouldBlock (re-arming Writable unless the
+// send arranged the event itself) while the socket is full.
+func (s *socket) sendDatagram(n int, send func() error) (int, error) {
+	for {
+		err := send()
+		switch {
+		case err == nil:
+			return n, nil
+		case isInterrupted(err):
+			continue
+		case err == ErrWouldBlock:
+			return 0, ErrWouldBlock // its event is on the way: no re-arm
+		case isWouldBlock(err):
+			s.wouldBlock(flagWritable)
+			return 0, ErrWouldBlock
+		}
+		return 0, sysError("sendto", err)
+	}
+}

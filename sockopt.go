@@ -3,7 +3,6 @@ package poller
 import (
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"syscall"
 	"time"
@@ -139,30 +138,4 @@ func (s *socket) closeRead() error {
 // peek is a stream's Read without consuming (MSG_PEEK): the count, io.EOF
 // after the peer's orderly close (or CloseRead), ErrWouldBlock (re-arming
 // Readable on Windows) when nothing is there.
-func (s *socket) peek(p []byte) (int, error) {
-	if err := s.acquire(); err != nil {
-		return 0, err
-	}
-	defer s.release()
-	for {
-		n, err := s.sysPeek(p)
-		switch {
-		case err == nil:
-			if n == 0 && len(p) > 0 {
-				return 0, io.EOF
-			}
-			return n, nil
-		case isInterrupted(err):
-			continue
-		case err == ErrWouldBlock:
-			return 0, ErrWouldBlock // its event is on the way: no re-arm
-		case isWouldBlock(err):
-			s.wouldBlock(flagReadable)
-			return 0, ErrWouldBlock
-		case isShutdown(err):
-			return 0, io.EOF
-		}
-		s.wouldBlock(flagReadable)
-		return 0, sysError("recv", s.connectFailure(err))
-	}
-}
+func (s *socket) peek(p []byte) (int, error) { return s.recvStream(p, true) }

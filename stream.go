@@ -36,13 +36,23 @@ func (s *socket) acceptConn() (uintptr, syscall.Sockaddr, error) {
 
 // readStream reads what is available into p. It returns io.EOF after the
 // peer's orderly close and ErrWouldBlock when nothing is available now.
-func (s *socket) readStream(p []byte) (int, error) {
+func (s *socket) readStream(p []byte) (int, error) { return s.recvStream(p, false) }
+
+// recvStream is readStream, and with peek set Peek (MSG_PEEK: the data
+// stays queued).
+func (s *socket) recvStream(p []byte, peek bool) (int, error) {
 	if err := s.acquire(); err != nil {
 		return 0, err
 	}
 	defer s.release()
 	for {
-		n, err := s.read(p)
+		var n int
+		var err error
+		if peek {
+			n, err = s.sysPeek(p)
+		} else {
+			n, err = s.read(p)
+		}
 		switch {
 		case err == nil:
 			if n == 0 && len(p) > 0 {

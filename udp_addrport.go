@@ -114,21 +114,7 @@ func (u *UDPSocket) writeTo(p []byte, d *udpDest) (int, error) {
 	if connected {
 		d = &u.peer
 	}
-	for {
-		err := u.sock.sysSendtoDest(p, d, connected)
-		switch {
-		case err == nil:
-			return len(p), nil
-		case isInterrupted(err):
-			continue
-		case err == ErrWouldBlock:
-			return 0, ErrWouldBlock // its event is on the way: no re-arm
-		case isWouldBlock(err):
-			u.sock.wouldBlock(flagWritable)
-			return 0, ErrWouldBlock
-		}
-		return 0, sysError("sendto", err)
-	}
+	return u.sock.sendDatagram(len(p), func() error { return u.sock.sysSendtoDest(p, d, connected) })
 }
 
 // addrPortOf is the sender of a received datagram; ok is false for an

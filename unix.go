@@ -540,21 +540,7 @@ func (u *UnixDatagram) WriteToUnix(p []byte, addr *net.UnixAddr) (int, error) {
 		return 0, err
 	}
 	defer u.sock.release()
-	for {
-		err = u.sock.sysSendto(p, to)
-		switch {
-		case err == nil:
-			return len(p), nil
-		case isInterrupted(err):
-			continue
-		case err == ErrWouldBlock:
-			return 0, ErrWouldBlock // its event is on the way: no re-arm
-		case isWouldBlock(err):
-			u.sock.wouldBlock(flagWritable)
-			return 0, ErrWouldBlock
-		}
-		return 0, sysError("sendto", err)
-	}
+	return u.sock.sendDatagram(len(p), func() error { return u.sock.sysSendto(p, to) })
 }
 
 // WriteTo is WriteToUnix for an address that must be a *net.UnixAddr.
