@@ -31,11 +31,12 @@
 // # Listeners
 //
 // Loop 0 owns the listeners (TCP and Unix-domain): it accepts and deals
-// the connections out to the loops round-robin, through each loop's inbox. When poller's
-// ListenConfig gains ReusePort, a Server on Linux and the BSDs will instead
-// give every loop its own SO_REUSEPORT listener on each address, so that
-// the kernel spreads the connections and loop 0 no longer accepts for the
-// others; on Windows and elsewhere the hand-over stays. UDP sockets
+// the connections out to the loops round-robin, through each loop's inbox.
+// poller's ListenConfig has ReusePort now; a later Server may use it on
+// Linux and the BSDs to give every loop its own SO_REUSEPORT listener on
+// each address, so that the kernel spreads the connections and loop 0 no
+// longer accepts for the others. On Windows, which has no SO_REUSEPORT,
+// the hand-over stays. UDP sockets
 // (Server.PacketAddrs) are spread over the loops, one loop each.
 //
 // # Steady state
