@@ -211,6 +211,27 @@ func (s *socket) recvfrom(p []byte) (int, syscall.Sockaddr, error) {
 	return s.sysRecvfrom(p)
 }
 
+// recvDatagram runs recv, one datagram's receive, again while it is
+// interrupted: its count, or ErrWouldBlock (re-arming Readable) when none
+// is queued. Any other error re-arms Readable too, so that the socket
+// keeps reporting, as after would-block.
+func (s *socket) recvDatagram(recv func() (int, error)) (int, error) {
+	for {
+		n, err := recv()
+		switch {
+		case err == nil:
+			return n, nil
+		case isInterrupted(err):
+			continue
+		case isWouldBlock(err):
+			s.wouldBlock(flagReadable)
+			return 0, ErrWouldBlock
+		}
+		s.wouldBlock(flagReadable)
+		return 0, sysError("recvfrom", err)
+	}
+}
+
 // sendDatagram runs send, one datagram's send of n bytes, again while it
 // is interrupted: n once sent, ErrWouldBlock (re-arming Writable unless the
 // send arranged the event itself) while the socket is full.

@@ -37,20 +37,15 @@ func (u *UDPSocket) ReadFromAddrPort(p []byte) (int, netip.AddrPort, error) {
 
 // readFrom is ReadFromAddrPort with the socket held.
 func (u *UDPSocket) readFrom(p []byte) (int, netip.AddrPort, error) {
-	for {
-		n, from, err := u.recvfrom(p)
-		switch {
-		case err == nil:
-			return n, from, nil
-		case isInterrupted(err):
-			continue
-		case isWouldBlock(err):
-			u.sock.wouldBlock(flagReadable)
-			return 0, netip.AddrPort{}, ErrWouldBlock
-		}
-		u.sock.wouldBlock(flagReadable) // keep reporting, as after would-block
-		return 0, netip.AddrPort{}, sysError("recvfrom", u.recvError(err))
+	var from netip.AddrPort
+	n, err := u.sock.recvDatagram(func() (n int, err error) {
+		n, from, err = u.recvfrom(p)
+		return n, u.recvError(err)
+	})
+	if err != nil {
+		return 0, netip.AddrPort{}, err
 	}
+	return n, from, nil
 }
 
 // recvfrom takes one datagram: an injected fault, or the OS layer's.

@@ -491,24 +491,19 @@ func (u *UnixDatagram) ReadFromUnix(p []byte) (int, *net.UnixAddr, error) {
 		return 0, nil, err
 	}
 	defer u.sock.release()
-	for {
-		n, sa, err := u.sock.recvfrom(p)
-		switch {
-		case err == nil:
-			from := unixAddr(sa, "unixgram")
-			if from != nil && (from.Name == "" || from.Name == "@") {
-				from = nil // unbound sender
-			}
-			return n, from, nil
-		case isInterrupted(err):
-			continue
-		case isWouldBlock(err):
-			u.sock.wouldBlock(flagReadable)
-			return 0, nil, ErrWouldBlock
-		}
-		u.sock.wouldBlock(flagReadable)
-		return 0, nil, sysError("recvfrom", err)
+	var sa syscall.Sockaddr
+	n, err := u.sock.recvDatagram(func() (n int, err error) {
+		n, sa, err = u.sock.recvfrom(p)
+		return n, err
+	})
+	if err != nil {
+		return 0, nil, err
 	}
+	from := unixAddr(sa, "unixgram")
+	if from != nil && (from.Name == "" || from.Name == "@") {
+		from = nil // unbound sender
+	}
+	return n, from, nil
 }
 
 // ReadFrom is ReadFromUnix with the sender as a net.Addr (a nil interface
