@@ -52,3 +52,12 @@ func (r *rawDest) set(d *udpDest) int32 {
 	b[0], b[1] = byte(d.port>>8), byte(d.port)
 	return int32(unsafe.Sizeof(r.sa))
 }
+
+// dest lays d out and returns the address and length sendto takes: nil
+// and 0 for no destination (a connected socket's peer).
+func (r *rawDest) dest(d *udpDest) (unsafe.Pointer, int32) {
+	if d == nil {
+		return nil, 0
+	}
+	return unsafe.Pointer(&r.sa), r.set(d)
+}

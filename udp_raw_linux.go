@@ -29,14 +29,7 @@ func sysRecvfromAddrPort(fd uintptr, p []byte) (int, netip.AddrPort, error) {
 // sysSendtoDest sends p to d, or to the connected peer when d is nil.
 func sysSendtoDest(fd uintptr, p []byte, d *udpDest) error {
 	var raw rawDest
-	var l int32
-	if d != nil {
-		l = raw.set(d)
-	}
-	to := unsafe.Pointer(&raw)
-	if d == nil {
-		to = nil
-	}
+	to, l := raw.dest(d)
 	buf := unsafe.Pointer(&emptyRead)
 	if len(p) > 0 {
 		buf = unsafe.Pointer(&p[0])

@@ -39,14 +39,7 @@ func sysSendtoDest(fd uintptr, p []byte, d *udpDest) error {
 		return wsaEMsgSize
 	}
 	var raw rawDest
-	var l int32
-	if d != nil {
-		l = raw.set(d)
-	}
-	to := unsafe.Pointer(&raw)
-	if d == nil {
-		to = nil
-	}
+	to, l := raw.dest(d)
 	var buf unsafe.Pointer
 	if len(p) > 0 {
 		buf = unsafe.Pointer(&p[0])
