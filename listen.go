@@ -127,16 +127,33 @@ func (lc *ListenConfig) bind(network, address string, typ int) (*socket, int, er
 		}
 	}
 	sock := newSocket(fd)
-	if lc.Control != nil {
-		if err := lc.Control(netName(network, family), sockaddrString(ip, family, port), rawConn{sock}); err != nil {
-			sysCloseSocket(fd)
-			return nil, 0, &net.OpError{Op: "listen", Net: network, Err: err}
-		}
-	}
-	if err := sysBind(fd, sa); err != nil {
-		return fail("bind", err)
+	err = sock.controlBind(lc.Control, "listen", network, netName(network, family), sockaddrString(ip, family, port), sa)
+	if err != nil {
+		return nil, 0, err
 	}
 	return sock, family, nil
+}
+
+// controlBind runs what a ListenConfig or Dialer asks of a new socket
+// before its bind: control (if not nil) with the network and address the
+// socket is for, then the bind to sa (if not nil). When either fails it
+// closes the handle and returns control's error in a *net.OpError (op on
+// network), or bind's.
+func (s *socket) controlBind(control func(network, address string, c syscall.RawConn) error,
+	op, network, ctlNetwork, ctlAddress string, sa syscall.Sockaddr) error {
+	if control != nil {
+		if err := control(ctlNetwork, ctlAddress, rawConn{s}); err != nil {
+			sysCloseSocket(s.fd)
+			return &net.OpError{Op: op, Net: network, Err: err}
+		}
+	}
+	if sa != nil {
+		if err := sysBind(s.fd, sa); err != nil {
+			sysCloseSocket(s.fd)
+			return sysError("bind", err)
+		}
+	}
+	return nil
 }
 
 var errReusePort = fmt.Errorf("poller: ReusePort: no SO_REUSEPORT on %s: %w", runtime.GOOS, errors.ErrUnsupported)
@@ -257,19 +274,7 @@ func (d *Dialer) prepare(network, address string, typ int) (t dialTarget, err er
 		return t, err
 	}
 	t.sock = newSocket(fd)
-	if d.Control != nil {
-		if err := d.Control(netName(network, family), sockaddrString(ip, family, port), rawConn{t.sock}); err != nil {
-			sysCloseSocket(fd)
-			return t, &net.OpError{Op: "dial", Net: network, Err: err}
-		}
-	}
-	if local != nil {
-		if err := sysBind(fd, local); err != nil {
-			sysCloseSocket(fd)
-			return t, sysError("bind", err)
-		}
-	}
-	return t, nil
+	return t, t.sock.controlBind(d.Control, "dial", network, netName(network, family), sockaddrString(ip, family, port), local)
 }
 
 // localSockaddr converts a Dialer's LocalAddr for a socket of family and

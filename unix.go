@@ -165,19 +165,16 @@ func (lc *ListenConfig) unixBind(network, path string, typ int) (*socket, *unlin
 	if err != nil {
 		return nil, nil, err
 	}
+	var bindTo syscall.Sockaddr // none for "": unbound
+	if path != "" {
+		bindTo = sa
+	}
 	sock := newSocket(fd)
-	if lc.Control != nil {
-		if err := lc.Control(network, path, rawConn{sock}); err != nil {
-			sysCloseSocket(fd)
-			return nil, nil, &net.OpError{Op: "listen", Net: network, Err: err}
-		}
+	if err := sock.controlBind(lc.Control, "listen", network, network, path, bindTo); err != nil {
+		return nil, nil, err
 	}
 	if path == "" {
 		return sock, nil, nil
-	}
-	if err := sysBind(fd, sa); err != nil {
-		sysCloseSocket(fd)
-		return nil, nil, sysError("bind", err)
 	}
 	return sock, newUnlinker(path), nil
 }
@@ -340,33 +337,26 @@ func (d *Dialer) DialUnix(network, path string) (*UnixStream, error) {
 	if err != nil {
 		return nil, err
 	}
-	var local *syscall.SockaddrUnix
+	var local syscall.Sockaddr // none unless LocalAddr is set
 	if d.LocalAddr != nil {
 		la, ok := d.LocalAddr.(*net.UnixAddr)
 		if !ok || la == nil {
 			return nil, &net.OpError{Op: "dial", Net: network, Addr: d.LocalAddr,
 				Err: fmt.Errorf("%w: LocalAddr %T is not a *net.UnixAddr", ErrInvalidAddress, d.LocalAddr)}
 		}
-		if local, err = unixSockaddr("dial", network, la.Name, false); err != nil {
+		sa, err := unixSockaddr("dial", network, la.Name, false)
+		if err != nil {
 			return nil, err
 		}
+		local = sa
 	}
 	fd, err := unixSocket(typ)
 	if err != nil {
 		return nil, err
 	}
 	sock := newSocket(fd)
-	if d.Control != nil {
-		if err := d.Control(network, path, rawConn{sock}); err != nil {
-			sysCloseSocket(fd)
-			return nil, &net.OpError{Op: "dial", Net: network, Err: err}
-		}
-	}
-	if local != nil {
-		if err := sysBind(fd, local); err != nil {
-			sysCloseSocket(fd)
-			return nil, sysError("bind", err)
-		}
+	if err := sock.controlBind(d.Control, "dial", network, network, path, local); err != nil {
+		return nil, err
 	}
 	// A plain connect, never deferred to Register: Windows' overlapped
 	// engine has no ConnectEx for AF_UNIX.
